@@ -1,0 +1,102 @@
+"""Shared fixtures: an isolated HOME and git config, and real repositories."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import wandbgen
+
+# Variables git exports into hooks, and user settings that would leak in.
+_SCRUB = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_PREFIX",
+    "GIT_COMMON_DIR",
+    "WANDB_DIR",
+    "WANDB_API_KEY",
+    "WANDB_ENTITY",
+    "WANDB_PROJECT",
+    "RAGGUARD_SKIP",
+    "RAGGUARD_SKIP_REASON",
+    "PRE_COMMIT_HOME",
+    "SKIP",
+)
+
+
+def isolated_env(home: Path) -> dict[str, str]:
+    """The environment every test runs in: no user or system git config."""
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
+    gitconfig = home / ".gitconfig"
+    if not gitconfig.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        gitconfig.write_text(
+            "[user]\n\tname = Test User\n\temail = test@example.com\n"
+            "[init]\n\tdefaultBranch = main\n"
+            "[advice]\n\tdetachedHead = false\n"
+            "[protocol \"file\"]\n\tallow = always\n"
+        )
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL=str(gitconfig),
+        GIT_AUTHOR_NAME="Test User",
+        GIT_AUTHOR_EMAIL="test@example.com",
+        GIT_COMMITTER_NAME="Test User",
+        GIT_COMMITTER_EMAIL="test@example.com",
+        GIT_TERMINAL_PROMPT="0",
+        WANDB_MODE="offline",
+        WANDB_SILENT="true",
+        WANDB_CONSOLE="off",
+        WANDB_DISABLE_GIT="false",
+        PRE_COMMIT_HOME=str(home / ".cache" / "pre-commit"),
+        NO_COLOR="1",
+        LC_ALL="C.UTF-8",
+    )
+    return env
+
+
+@pytest.fixture(autouse=True)
+def _isolate(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    home = tmp_path_factory.mktemp("home")
+    env = isolated_env(home)
+    for key in list(os.environ):
+        if key not in env:
+            monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    yield
+    wandbgen.kill_running()
+
+
+def git(cwd: Path, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run real git in ``cwd`` and return the completed process."""
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=check, capture_output=True, text=True, input=input
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A repository with one commit on ``main`` and a bare ``origin`` it tracks."""
+    origin = tmp_path / "origin.git"
+    work = tmp_path / "work"
+    git(tmp_path, "init", "--bare", "-q", str(origin))
+    git(tmp_path, "init", "-q", str(work))
+    (work / "README.md").write_text("# experiments\n")
+    (work / ".gitignore").write_text("wandb/\n")
+    git(work, "add", "README.md", ".gitignore")
+    git(work, "commit", "-q", "-m", "Start the experiment repository")
+    git(work, "remote", "add", "origin", str(origin))
+    git(work, "push", "-q", "-u", "origin", "main")
+    git(work, "remote", "set-head", "origin", "main")
+    return work
