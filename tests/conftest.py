@@ -100,3 +100,57 @@ def repo(tmp_path: Path) -> Path:
     git(work, "push", "-q", "-u", "origin", "main")
     git(work, "remote", "set-head", "origin", "main")
     return work
+
+
+# --- end-to-end: the pre-commit framework, built once per session -----------
+
+
+@pytest.fixture(scope="session")
+def pre_commit_source(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """A committed copy of this checkout that pre-commit has installed once.
+
+    Returns an ``e2e_support.PreCommitSource``; tests point PRE_COMMIT_HOME at
+    its ``home`` so that only the first test pays for pip.
+    """
+    from e2e_support import warm_pre_commit
+
+    base = tmp_path_factory.mktemp("pre-commit-source")
+    return warm_pre_commit(base, isolated_env(base / "home"))
+
+
+@pytest.fixture(scope="session")
+def rag_template(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """A cloned RAG repository with one real offline run (``e2e_support.Template``).
+
+    Made once; tests take a private copy with ``e2e_support.copy_template``.
+    """
+    from e2e_support import make_template
+
+    base = tmp_path_factory.mktemp("rag-template")
+    env = isolated_env(tmp_path_factory.mktemp("template-home"))
+    return make_template(base / "repos", env)
+
+
+# --- real W&B runs, written once per session (ragguard.runs' tests and others) --
+
+
+@pytest.fixture(scope="session")
+def sample_runs(tmp_path_factory: pytest.TempPathFactory) -> wandbgen.SampleRuns:
+    """Real offline runs in a real repository: finished, failed, SIGKILLed
+    mid-run, killed early (header only), resumed (two folders), a second
+    project under ``experiments/wandb``, tags and nested config, a dirty tree
+    with ``WANDB_SAVE_CODE=true``, and one marked synced. Treat as read-only:
+    copy a folder before changing it."""
+    base = tmp_path_factory.mktemp("sample-runs")
+    return wandbgen.make_sample_runs(base, isolated_env(base / "home"))
+
+
+@pytest.fixture(params=["direct", "pre-commit"])
+def clone(
+    request: pytest.FixtureRequest, rag_template: object, tmp_path: Path
+) -> object:
+    """A newcomer's clone after ``ragguard init``, hooks installed directly or
+    through the pre-commit framework (an ``e2e_support.Clone``)."""
+    from e2e_support import set_up
+
+    return set_up(request, rag_template, tmp_path / "repos", request.param)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -74,13 +75,17 @@ def write_run(
     wandb_dir: Path | None = None,
     env: Mapping[str, str] | None = None,
     kill_after: float = 2.0,
+    flush_timeout: float = 90.0,
 ) -> Path:
     """Make one run in ``cwd`` and return its run folder.
 
     ``running`` leaves the process alive and returns at once; the caller must
-    kill it (see :func:`kill_running`). ``sigkill`` waits ``kill_after``
-    seconds after the first log so that wandb has flushed records, then kills;
-    ``early-kill`` kills as soon as the run exists.
+    kill it (see :func:`kill_running`). ``sigkill`` waits at least
+    ``kill_after`` seconds and until wandb has flushed records past the 7-byte
+    header (offline wandb 0.31 flushes about every 15 s; at most
+    ``flush_timeout`` seconds, then it raises), then kills: a run killed
+    mid-run. ``early-kill`` kills as soon as the run exists, which leaves a
+    header-only log.
     """
     spec = {
         "project": project,
@@ -111,6 +116,7 @@ def write_run(
     else:
         if ending == "sigkill":
             time.sleep(kill_after)
+            _wait_for_records(run_dir.parent, proc, flush_timeout)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     return run_dir.parent
@@ -126,6 +132,21 @@ def kill_running() -> None:
         proc.wait(timeout=30)
 
 
+def _wait_for_records(folder: Path, proc: subprocess.Popen[str], bound: float) -> None:
+    """Poll until the run's ``.wandb`` holds more than its 7-byte header."""
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        logs = list(folder.glob("run-*.wandb"))
+        if logs and logs[0].stat().st_size > 7:
+            return
+        if proc.poll() is not None:
+            break
+        time.sleep(0.25)
+    proc.kill()
+    proc.wait(timeout=30)
+    raise RuntimeError(f"wandb wrote no records to {folder} within {bound:.0f} s")
+
+
 def _read_run_dir(proc: subprocess.Popen[str]) -> Path:
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -133,3 +154,103 @@ def _read_run_dir(proc: subprocess.Popen[str]) -> Path:
             return Path(line.split(" ", 1)[1].strip())
     err = proc.stderr.read() if proc.stderr else ""
     raise RuntimeError(f"wandb run did not start: {err[-2000:]}")
+
+
+# --- a sample of real runs, made once per test session ---------------------
+
+
+@dataclass(frozen=True)
+class SampleRuns:
+    """Real offline runs in a real repository, one per ending the index knows.
+
+    ``folders`` maps a case name to its run folder (``resumed`` to the newer
+    of its two folders, ``resumed-first`` to the older).
+    """
+
+    repo: Path
+    commit: str
+    folders: Mapping[str, Path]
+
+
+def make_sample_runs(base: Path, env: Mapping[str, str]) -> SampleRuns:
+    """Write the sample (about 20 s, most of it waiting for wandb to flush)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    repo = base / "repo"
+    commit = _sample_repo(repo, env)
+    save_code = {**env, "WANDB_SAVE_CODE": "true"}
+    (repo / "train.py").write_text("print('chunk size 512')\n")  # a dirty tree
+    jobs: dict[str, Any] = {
+        "finished": dict(
+            ending="finish",
+            name="bm25-k5",
+            tags=["retriever:bm25", "k=5"],
+            config={"retriever": {"type": "bm25", "k": 5}, "chunk_size": 256},
+            summary={"recall@5": 0.81, "eval": {"mrr": 0.5}},
+            history=[{"loss": 1.0}, {"loss": 0.5}],
+            env=save_code,
+        ),
+        "failed": dict(ending="exception", config={"retriever": {"type": "dense"}}),
+        "killed": dict(
+            ending="sigkill", history=[{"loss": 1.0 / (i + 1)} for i in range(50)]
+        ),
+        "early": dict(ending="early-kill"),
+        "other-project": dict(
+            ending="finish", project="rag-b", wandb_dir=repo / "experiments"
+        ),
+        "synced": dict(ending="finish", tags=["synced"]),
+    }
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {
+            name: pool.submit(write_run, repo, **{"env": env, **spec})
+            for name, spec in jobs.items()
+        }
+        resumed = pool.submit(_resumed_pair, repo, env)
+        folders = {name: future.result() for name, future in futures.items()}
+        folders["resumed-first"], folders["resumed"] = resumed.result()
+    # `wandb sync` needs a server; it marks a run synced with this empty file.
+    marker = folders["synced"] / f"run-{_folder_id(folders['synced'])}.wandb.synced"
+    marker.write_bytes(b"")
+    return SampleRuns(repo=repo, commit=commit, folders=folders)
+
+
+def _resumed_pair(repo: Path, env: Mapping[str, str]) -> tuple[Path, Path]:
+    first = write_run(repo, ending="exception", run_id="resumed01", env=env)
+    time.sleep(1.1)  # folder names carry the start second
+    second = write_run(
+        repo,
+        ending="finish",
+        run_id="resumed01",
+        resume="allow",
+        summary={"recall@5": 0.9},
+        env=env,
+    )
+    return first, second
+
+
+def _sample_repo(repo: Path, env: Mapping[str, str]) -> str:
+    repo.mkdir(parents=True)
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=repo,
+            env=dict(env),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return done.stdout.strip()
+
+    git("init", "-q")
+    (repo / "train.py").write_text("print('chunk size 256')\n")
+    (repo / ".gitignore").write_text("wandb/\n")
+    git("add", "train.py", ".gitignore")
+    git("commit", "-q", "-m", "Add the training script")
+    git("remote", "add", "origin", "https://example.com/team/rag.git")
+    return git("rev-parse", "HEAD")
+
+
+def _folder_id(folder: Path) -> str:
+    """The run id in ``offline-run-<date>_<time>-<id>``."""
+    return folder.name.split("-", 3)[-1]

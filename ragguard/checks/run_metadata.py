@@ -1,0 +1,56 @@
+"""``run-metadata``: each run carries the tags and config the team requires."""
+
+from __future__ import annotations
+
+import json
+from fnmatch import fnmatchcase
+
+from ragguard.checks import Context, Finding
+from ragguard.checks._runs import subject
+from ragguard.runs.model import Run
+
+CHECK = "run-metadata"
+
+
+def check(ctx: Context) -> list[Finding]:
+    policy = ctx.policy.runs
+    if not (policy.require_tags or policy.require_config):
+        return []
+    findings = []
+    for run in ctx.runs:
+        if run.state in ("empty", "unreadable"):
+            continue  # nothing to read; runs-finished reports it
+        tags = [p for p in policy.require_tags if not _has_tag(run, p)]
+        keys = [k for k in policy.require_config if not run.has_config(k)]
+        if tags or keys:
+            findings.append(_finding(run, tags, keys))
+    return findings
+
+
+def _has_tag(run: Run, pattern: str) -> bool:
+    return any(fnmatchcase(tag, pattern) for tag in run.tags)
+
+
+def _finding(run: Run, tags: list[str], keys: list[str]) -> Finding:
+    missing = []
+    if tags:
+        missing.append("tags matching " + ", ".join(map(repr, tags)))
+    if keys:
+        missing.append("config keys " + ", ".join(keys))
+    message = "is missing " + " and ".join(missing)
+    return Finding(CHECK, "block", subject(run), message, _fix(run, tags, keys))
+
+
+def _fix(run: Run, tags: list[str], keys: list[str]) -> str:
+    """How to set them: in the code for the next run, and on W&B for this one."""
+    example_tags = [t.replace("*", "<value>").replace("?", "<c>") for t in tags]
+    init = []
+    if tags:
+        init.append(f"tags={json.dumps(example_tags)}")
+    if keys:
+        init.append("config={" + ", ".join(f'"{k}": ...' for k in keys) + "}")
+    fix = f"pass wandb.init({', '.join(init)}) and rerun"
+    if run.entity and run.project and run.sync == "synced":
+        path = f"{run.entity}/{run.project}/{run.id}"
+        fix += f"; or edit this run on W&B: https://wandb.ai/{path}/overview"
+    return fix

@@ -1,0 +1,61 @@
+"""``staged-runs``: run folders and ``.wandb`` logs must never be committed."""
+
+from __future__ import annotations
+
+import re
+
+from ragguard.checks import Context, Finding, quote
+
+CHECK = "staged-runs"
+# wandb's folder names: run-YYYYMMDD_HHMMSS-<id> and offline-run-...
+_RUN_FOLDER = re.compile(r"^(?:offline-)?run-\d{8}_\d{6}-[A-Za-z0-9]+$")
+# What wandb writes directly inside a wandb/ folder.
+_WANDB_CONTENT = re.compile(
+    r"^(?:(?:offline-)?run-\d{8}_\d{6}-[A-Za-z0-9]+|latest-run|debug(?:-\w+)?\.log"
+    r"|debug-cli\..*\.log)$"
+)
+
+
+def check(ctx: Context) -> list[Finding]:
+    roots = _roots_inside(ctx)
+    culprits: dict[str, int] = {}
+    for path in ctx.staged:
+        culprit = _culprit(path, roots)
+        if culprit is not None:
+            culprits[culprit] = culprits.get(culprit, 0) + 1
+    return [_finding(path, count) for path, count in culprits.items()]
+
+
+def _roots_inside(ctx: Context) -> list[str]:
+    roots = []
+    for root in ctx.run_roots:
+        shown = ctx.shown(root)
+        if shown != "." and not shown.startswith("/"):
+            roots.append(shown.rstrip("/"))
+    return roots
+
+
+def _culprit(path: str, roots: list[str]) -> str | None:
+    """The folder (or file) to take out of the index for a staged ``path``."""
+    for root in roots:
+        if path == root or path.startswith(root + "/"):
+            return root
+    parts = path.split("/")
+    for index, part in enumerate(parts[:-1]):
+        if part == "wandb" and _WANDB_CONTENT.match(parts[index + 1]):
+            return "/".join(parts[: index + 1])  # a nested wandb/ run root
+        if _RUN_FOLDER.match(part):
+            return "/".join(parts[: index + 1])
+    if path.endswith(".wandb") or ".wandb." in parts[-1]:
+        return path
+    return None
+
+
+def _finding(path: str, count: int) -> Finding:
+    files = "1 file" if count == 1 else f"{count} files"
+    is_file = path.endswith(".wandb") or ".wandb." in path.rsplit("/", 1)[-1]
+    ignore = path if is_file else path + "/"
+    fix = f"git rm -r -q --cached -- {quote(path)} && echo {quote('/' + ignore)}"
+    fix += " >> .gitignore"
+    message = f"W&B run data is staged ({files}); runs belong in W&B, not in git"
+    return Finding(CHECK, "block", path, message, fix)

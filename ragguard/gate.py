@@ -1,0 +1,355 @@
+"""The merge gate: only the best experiment, by the policy's criteria, merges.
+
+:func:`decide` is pure: given the runs of the branch being merged (the head)
+and of the branch it merges into (the target), and the policy's ``merge:``
+section, it returns a :class:`Verdict` naming both runs, both numbers and the
+delta. :func:`gate` gathers those runs from a repository. Every edge has a
+stated outcome:
+
+- ``merge.metric`` unset: the gate has no criteria and passes, saying so;
+- the head has no finished run: fail;
+- no finished head run logged the metric: fail, naming the keys they have;
+- the best head run is not synced and ``require_synced``: fail, with the sync;
+- below ``threshold``: fail;
+- no baseline on the target: pass (the run becomes the baseline);
+- a tie with the baseline: fail (equal is not better);
+- better by less than ``min_delta``: fail.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ragguard.config import MergePolicy, Policy
+from ragguard.errors import BadInputError
+from ragguard.runs.model import Run
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of the comparison: a ref, its best run and that run's value."""
+
+    ref: str
+    run: Run | None = None
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    reason: str  # one sentence: why it passed or failed
+    metric: str | None
+    goal: str
+    head: Side
+    target: Side
+    delta: float | None = None  # improvement over the baseline; > 0 is better
+    fix: str = ""
+    source: str = "local run folders"
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "reason": self.reason,
+            "metric": self.metric,
+            "goal": self.goal,
+            "delta": self.delta,
+            "fix": self.fix or None,
+            "source": self.source,
+            "notes": list(self.notes),
+            "head": _side_json(self.head),
+            "target": _side_json(self.target),
+        }
+
+
+def metric_value(run: Run, metric: str) -> float | None:
+    """The run's final ``metric`` as a finite number, or ``None``."""
+    value = run.summary.get(metric)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def best_run(
+    runs: Iterable[Run], metric: str, goal: str
+) -> tuple[Run, float] | tuple[None, None]:
+    """The finished run with the best ``metric``; the earliest listed wins ties."""
+    scored = [
+        (run, value)
+        for run in runs
+        if run.state == "finished" and (value := metric_value(run, metric)) is not None
+    ]
+    if not scored:
+        return None, None
+    pick = max if goal == "max" else min
+    return pick(scored, key=lambda pair: pair[1])
+
+
+def improvement(candidate: float, baseline: float, goal: str) -> float:
+    """How much better ``candidate`` is than ``baseline``; negative is worse."""
+    return candidate - baseline if goal == "max" else baseline - candidate
+
+
+def decide(
+    head_runs: Sequence[Run],
+    target_runs: Sequence[Run],
+    merge: MergePolicy,
+    *,
+    head: str,
+    target: str,
+    doc_filled: bool | None = None,
+    source: str = "local run folders",
+) -> Verdict:
+    """The gate's verdict for merging ``head`` into ``target``."""
+    judge = _Judge(merge, head, target, source)
+    if merge.require_doc and doc_filled is False:
+        return judge.fail(
+            f"{head} has no filled-in branch doc",
+            fix=f"ragguard doc init {shlex.quote(head)}",
+        )
+    if merge.metric is None:
+        return judge.passed_without_criteria()
+    return judge.compare(head_runs, target_runs, merge.metric)
+
+
+class _Judge:
+    """The steps of :func:`decide`, sharing the criteria and the two refs."""
+
+    def __init__(self, merge: MergePolicy, head: str, target: str, source: str):
+        self.merge = merge
+        self.head = head
+        self.target = target
+        self.source = source
+
+    def verdict(self, passed: bool, reason: str, **extra: Any) -> Verdict:
+        extra.setdefault("head", Side(self.head))
+        extra.setdefault("target", Side(self.target))
+        return Verdict(
+            passed=passed,
+            reason=reason,
+            metric=self.merge.metric,
+            goal=self.merge.goal,
+            source=self.source,
+            **extra,
+        )
+
+    def fail(self, reason: str, **extra: Any) -> Verdict:
+        return self.verdict(False, reason, **extra)
+
+    def passed_without_criteria(self) -> Verdict:
+        return self.verdict(
+            True,
+            "no merge criteria: set merge.metric in .ragguard.yaml to compare runs",
+        )
+
+    def compare(
+        self, head_runs: Sequence[Run], target_runs: Sequence[Run], metric: str
+    ) -> Verdict:
+        finished = [run for run in head_runs if run.state == "finished"]
+        if not finished:
+            return self.fail(
+                f"{self.head} has no finished run to show it is the best",
+                fix="run the experiment to the end, then retry",
+            )
+        run, value = best_run(finished, metric, self.merge.goal)
+        if run is None or value is None:
+            return self.fail(
+                f"no finished run of {self.head} logged {metric}"
+                f" (they log: {_keys(finished)})",
+                fix=f"log {metric} in the run's summary, or set merge.metric",
+            )
+        side = Side(self.head, run, value)
+        if self.merge.require_synced and run.sync != "synced":
+            return self.fail(
+                f"the best run {run.id} is {run.sync}: W&B does not have it",
+                head=side,
+                fix=f"wandb sync {shlex.quote(run.path)}",
+            )
+        return self.against_threshold(side) or self.against_baseline(
+            side, target_runs, metric
+        )
+
+    def against_threshold(self, side: Side) -> Verdict | None:
+        threshold = self.merge.threshold
+        if threshold is None or side.value is None:
+            return None
+        if improvement(side.value, threshold, self.merge.goal) >= 0:
+            return None
+        word = "below" if self.merge.goal == "max" else "above"
+        return self.fail(
+            f"{side.run.id if side.run else '?'} scores {_num(side.value)},"
+            f" {word} the threshold {_num(threshold)}",
+            head=side,
+        )
+
+    def against_baseline(
+        self, side: Side, target_runs: Sequence[Run], metric: str
+    ) -> Verdict:
+        assert side.value is not None
+        run, value = best_run(target_runs, metric, self.merge.goal)
+        if not self.merge.beat_baseline:
+            return self.verdict(True, "meets the criteria", head=side)
+        if run is None or value is None:
+            return self.verdict(
+                True,
+                f"no baseline: no finished run on {self.target} logged {metric};"
+                " this run becomes the baseline",
+                head=side,
+            )
+        base = Side(self.target, run, value)
+        delta = improvement(side.value, value, self.merge.goal)
+        extra = {"head": side, "target": base, "delta": delta}
+        if delta == 0:
+            return self.fail("a tie with the baseline: equal is not better", **extra)
+        if delta < 0 or delta < self.merge.min_delta:
+            need = f" (needs {_num(self.merge.min_delta)})" if delta > 0 else ""
+            return self.fail(
+                f"does not beat {self.target}'s best by enough: {_signed(delta)}{need}",
+                **extra,
+            )
+        return self.verdict(True, f"beats {self.target}'s best", **extra)
+
+
+def gate(
+    repo: Any,
+    policy: Policy,
+    runs: Sequence[Run],
+    *,
+    head_ref: str,
+    target: str,
+    doc_filled: bool | None = None,
+    source: str = "local run folders",
+) -> Verdict:
+    """Gather the runs of ``head_ref`` and ``target`` in ``repo`` and decide."""
+    from ragguard.selection import in_projects, runs_on_commits
+
+    head_tip = resolve_commit(repo, head_ref)
+    target_tip = resolve_commit(repo, target)
+    mine = in_projects(runs, policy)
+    excluded = [target_tip] if target_tip else []
+    head_commits = set(repo.rev_list([head_tip], excluded)) if head_tip else set()
+    head_name = head_ref.removeprefix("refs/heads/")
+    head_runs = runs_on_commits(mine, head_commits, {head_name})
+    target_commits = set(repo.rev_list([target_tip], [])) if target_tip else set()
+    target_runs = [run for run in mine if run.commit in target_commits]
+    return decide(
+        head_runs,
+        target_runs,
+        policy.merge,
+        head=head_name,
+        target=target,
+        doc_filled=doc_filled,
+        source=source,
+    )
+
+
+def resolve_commit(repo: Any, ref: str) -> str:
+    """The commit ``ref`` names; :class:`BadInputError` when it names none."""
+    if not ref or ref.startswith("-"):
+        raise BadInputError(f"{ref!r} is not a branch, tag or commit.")
+    out = repo.git("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
+    oid = out.stdout.strip()
+    if out.returncode != 0 or not oid:
+        raise BadInputError(f"{ref!r} names no commit in {repo.root}.")
+    return str(oid)
+
+
+# --- rendering --------------------------------------------------------------
+
+
+def render_text(verdict: Verdict) -> list[str]:
+    """The verdict as terminal lines, plain text (colour is the caller's)."""
+    word = "passed" if verdict.passed else "blocked"
+    lines = [
+        f"merge gate {word}: {verdict.head.ref} -> {verdict.target.ref}:"
+        f" {verdict.reason}"
+    ]
+    if verdict.metric:
+        lines.append(f"  metric {verdict.metric} ({verdict.goal})")
+    for label, side in (("candidate", verdict.head), ("baseline", verdict.target)):
+        if side.run is not None:
+            lines.append(f"  {label:9} {_run_line(side)}")
+    if verdict.delta is not None:
+        lines.append(f"  delta     {_signed(verdict.delta)}")
+    if verdict.fix:
+        lines.append(f"  fix: {verdict.fix}")
+    lines.append(f"  runs read from {verdict.source}")
+    return lines
+
+
+def render_markdown(verdict: Verdict) -> str:
+    """A GitHub-flavoured Markdown summary for a PR or a CI step summary."""
+    mark = "✅ passed" if verdict.passed else "❌ blocked"
+    out = [
+        f"### ragguard merge gate: {mark}",
+        "",
+        f"`{verdict.head.ref}` → `{verdict.target.ref}`: {verdict.reason}",
+        "",
+    ]
+    if verdict.metric:
+        out += [
+            f"| | ref | run | {_md(verdict.metric)} ({verdict.goal}) |",
+            "|---|---|---|---:|",
+        ]
+        for label, side in (("candidate", verdict.head), ("baseline", verdict.target)):
+            out.append(
+                f"| {label} | `{_md(side.ref)}` | {_md_run(side.run)} |"
+                f" {_num(side.value) if side.value is not None else '—'} |"
+            )
+        if verdict.delta is not None:
+            out.append(f"| delta | | | {_signed(verdict.delta)} |")
+        out.append("")
+    if verdict.fix:
+        out += [f"Fix: `{verdict.fix}`", ""]
+    out.append(f"_Runs read from {verdict.source}._")
+    return "\n".join(out) + "\n"
+
+
+def _run_line(side: Side) -> str:
+    assert side.run is not None
+    url = side.run.url()
+    value = _num(side.value) if side.value is not None else "-"
+    name = f" ({side.run.name})" if side.run.name else ""
+    return f"{side.run.id}{name} on {side.ref}: {value}" + (f"  {url}" if url else "")
+
+
+def _md_run(run: Run | None) -> str:
+    if run is None:
+        return "—"
+    url = run.url()
+    return f"[`{run.id}`]({url})" if url else f"`{run.id}`"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _side_json(side: Side) -> dict[str, Any]:
+    run = side.run
+    return {
+        "ref": side.ref,
+        "run": None if run is None else run.id,
+        "name": None if run is None else run.name,
+        "path": None if run is None else run.path,
+        "url": None if run is None else run.url(),
+        "value": side.value,
+    }
+
+
+def _keys(runs: Iterable[Run]) -> str:
+    keys = sorted(
+        {key for run in runs for key in run.summary if not key.startswith("_")}
+    )
+    return ", ".join(keys[:8]) + (", ..." if len(keys) > 8 else "") or "nothing"
+
+
+def _num(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.4g}"

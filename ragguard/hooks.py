@@ -1,0 +1,762 @@
+"""One entry per git hook: gather the facts, run the stage's checks, print,
+return the exit code.
+
+``ragguard hook <stage> [git's arguments]`` calls :func:`run_hook` for both
+install paths. Facts are gathered only for the checks the policy turns on at
+the stage, so a hook pays only for what it checks. Hooks are read-only: the
+only file they write is the skip log under the git dir (and the run index's
+cache).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TextIO
+
+from ragguard.checks import (
+    Context,
+    DocState,
+    Finding,
+    LeftFacts,
+    Skip,
+    log_skip,
+    run_checks,
+    skip_from_env,
+    unknown_skips,
+    worst,
+)
+from ragguard.config import Policy, load_policy
+from ragguard.errors import BadInputError, Exit
+from ragguard.gitrepo import HEADS, REMOTES, TAGS, Repo
+from ragguard.render import (
+    Painter,
+    render_findings,
+    skip_hint,
+    skipped_line,
+    use_colour,
+)
+from ragguard.runs.model import Run
+
+log = logging.getLogger(__name__)
+
+STAGES = (
+    "pre-commit",
+    "commit-msg",
+    "pre-push",
+    "post-checkout",
+    "pre-merge-commit",
+    "post-merge",
+)
+RUN_CHECKS = (
+    "runs-finished",
+    "runs-synced",
+    "run-metadata",
+    "run-commit",
+    "left-behind",
+)
+
+
+@dataclass
+class Hook:
+    """What every stage shares: the repository, policy, skip and output."""
+
+    stage: str
+    repo: Repo
+    policy: Policy
+    skip: Skip
+    out: TextIO
+    env: Mapping[str, str]
+    _runs: list[Run] | None = None
+
+    @property
+    def paint(self) -> Painter:
+        return Painter(use_colour(self.out, self.env))
+
+    def enabled(self, stage: str | None = None) -> dict[str, str]:
+        """Check id -> severity at the stage, minus what RAGGUARD_SKIP skips."""
+        table = dict(self.policy.checks_for(stage or self.stage))
+        if "all" in self.skip.checks:
+            return {}
+        return {k: v for k, v in table.items() if k not in self.skip.checks}
+
+    def skipped(self, stage: str | None = None) -> list[str]:
+        table = [c for c, _ in self.policy.checks_for(stage or self.stage)]
+        return [c for c in table if c in self.skip.checks or "all" in self.skip.checks]
+
+    def runs(self) -> list[Run]:
+        """Every local run (warm: read from the run index's cache)."""
+        if self._runs is None:
+            from ragguard.runs.index import default_roots, load_runs
+
+            wandb = self.policy.wandb
+            self._runs = load_runs(
+                default_roots(self.repo.root, wandb.dirs),
+                cache_dir=self.repo.common_dir / "ragguard",
+                stale_after=wandb.stale_after,
+            )
+        return self._runs
+
+    def print(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.out.write(line + "\n")
+        self.out.flush()
+
+
+def run_hook(
+    stage: str,
+    argv: Sequence[str],
+    stdin: TextIO | str | None = None,
+    *,
+    out: TextIO | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> int:
+    """Run the hook ``stage`` with git's arguments ``argv`` and standard input;
+    return the exit code (:class:`~ragguard.errors.Exit`)."""
+    if stage not in STAGES:
+        known = ", ".join(STAGES)
+        raise BadInputError(f"unknown hook stage {stage!r}; expected one of: {known}.")
+    if stage in ("pre-merge-commit", "post-merge"):
+        return int(Exit.OK)  # the merge gate and post-merge validation come later
+    env = os.environ if env is None else env
+    repo = Repo.discover(cwd)
+    hook = Hook(
+        stage, repo, load_policy(repo.root), skip_from_env(env), out or sys.stdout, env
+    )
+    _warn_unknown_skips(hook)
+    text = stdin if isinstance(stdin, str) else _read(stdin)
+    return _STAGE_RUNNERS[stage](hook, list(argv), text)
+
+
+def _read(stream: TextIO | None) -> str:
+    if stream is None or stream.isatty():
+        return ""
+    return stream.read()
+
+
+def _warn_unknown_skips(hook: Hook) -> None:
+    unknown = unknown_skips(hook.skip)
+    if unknown:
+        hook.print(
+            [f"ragguard: RAGGUARD_SKIP names unknown checks: {', '.join(unknown)}"]
+        )
+
+
+# --- shared ---------------------------------------------------------------------
+
+
+def finish(hook: Hook, findings: Sequence[Finding], *, can_block: bool = True) -> int:
+    """Print the outcome, log any skip, and return the exit code."""
+    skipped = hook.skipped()
+    if skipped:
+        branch = hook.repo.current_branch()
+        log_skip(hook.repo.git_dir, hook.stage, skipped, branch, hook.skip.reason)
+        hook.print([skipped_line(hook.stage, skipped, hook.skip.reason)])
+    if hook.enabled() or findings:
+        hook.print(render_findings(hook.stage, findings, paint=hook.paint))
+    if can_block and worst(findings) == "block":
+        hook.print(skip_hint(hook.stage, findings))
+        return int(Exit.BLOCKED)
+    return int(Exit.OK)
+
+
+def doc_state(repo: Repo, policy: Policy, branch: str, commit: str | None) -> DocState:
+    """The branch doc in the work tree, or in ``commit`` when given."""
+    from ragguard.docs import doc_path
+
+    try:
+        full = doc_path(repo.root, policy.branches.doc, branch)
+    except BadInputError as error:
+        return DocState(path="", text=None, problem=error.message)
+    rel = full.relative_to(repo.root).as_posix()
+    on_disk = full.is_file()
+    if commit is None:
+        return DocState(
+            rel, _read_text(full) if on_disk else None, in_work_tree=on_disk
+        )
+    text = _blob_text(repo, commit, rel)
+    return DocState(rel, text, where="the pushed commit", in_work_tree=on_disk)
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def _blob_text(repo: Repo, commit: str, rel: str) -> str | None:
+    """The text of ``commit:rel``, read through ``cat-file --batch`` so that no
+    part of the path is taken for an option."""
+    result = repo.git("cat-file", "--batch", input=f"{commit}:{rel}\n", check=False)
+    header, _, body = result.stdout.partition("\n")
+    parts = header.split()
+    if len(parts) != 3 or parts[1] != "blob":
+        return None
+    return body[: int(parts[2])]
+
+
+def _run_roots(hook: Hook) -> tuple[Path, ...]:
+    """The configured run roots and ``$WANDB_DIR/wandb``; nested ``*/wandb``
+    folders are recognised by staged-runs from the paths themselves."""
+    roots = [hook.repo.root / d for d in hook.policy.wandb.dirs]
+    wandb_dir = hook.env.get("WANDB_DIR")
+    if wandb_dir:
+        roots.append(Path(wandb_dir) / "wandb")
+    return tuple(dict.fromkeys(roots))
+
+
+def _branch_runs(hook: Hook, branch: str | None) -> tuple[Run, ...]:
+    if branch is None:
+        return ()
+    from ragguard.selection import runs_of_branch
+
+    return tuple(runs_of_branch(hook.repo, branch, hook.runs(), hook.policy))
+
+
+# --- pre-commit -------------------------------------------------------------------
+
+
+def _pre_commit(hook: Hook, argv: list[str], stdin: str) -> int:
+    enabled = hook.enabled()
+    if not enabled:
+        return finish(hook, [])
+    repo, branch = hook.repo, hook.repo.current_branch()
+    ctx = Context(
+        stage=hook.stage,
+        policy=hook.policy,
+        root=repo.root,
+        branch=branch,
+        default_branch=repo.default_branch(hook.policy),
+    )
+    if "staged-runs" in enabled:
+        ctx = replace(
+            ctx, staged=tuple(repo.staged_paths()), run_roots=_run_roots(hook)
+        )
+    if "branch-doc" in enabled and branch and branch != ctx.default_branch:
+        ctx = replace(ctx, doc=doc_state(repo, hook.policy, branch, None))
+    if enabled.keys() & set(RUN_CHECKS):
+        ctx = replace(ctx, runs=_branch_runs(hook, branch))
+    return finish(hook, run_checks(hook.stage, ctx, hook.skip.checks))
+
+
+# --- commit-msg -------------------------------------------------------------------
+
+
+def _commit_msg(hook: Hook, argv: list[str], stdin: str) -> int:
+    if not argv:
+        raise BadInputError(
+            "commit-msg needs the message file: ragguard hook commit-msg FILE"
+        )
+    if not hook.enabled():
+        return finish(hook, [])
+    path = Path(argv[0])
+    try:
+        message = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as error:
+        raise BadInputError(
+            f"cannot read the commit message {path}: {error}"
+        ) from error
+    ctx = Context(
+        stage=hook.stage,
+        policy=hook.policy,
+        root=hook.repo.root,
+        message=message,
+        message_file=argv[0],
+        comment_char=_comment_char(hook.repo, message),
+    )
+    return finish(hook, run_checks(hook.stage, ctx, hook.skip.checks))
+
+
+def _comment_char(repo: Repo, message: str) -> str:
+    if "\n#" not in "\n" + message and not message.startswith("#"):
+        value = repo.config_get("core.commentChar")
+        if value and value != "auto":
+            return value[0]
+    return "#"
+
+
+# --- pre-push ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PushedRef:
+    local_ref: str
+    local_oid: str
+    remote_ref: str
+    remote_oid: str
+
+
+def parse_push_lines(text: str) -> list[PushedRef]:
+    """git's pre-push standard input: ``<local ref> <local oid> <remote ref>
+    <remote oid>`` per line. Ref names contain no spaces."""
+    refs = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            refs.append(PushedRef(*parts))
+    return refs
+
+
+def refs_from_pre_commit(repo: Repo, env: Mapping[str, str]) -> list[PushedRef]:
+    """The one ref the pre-commit framework passes in ``PRE_COMMIT_*``."""
+    remote_ref = env.get("PRE_COMMIT_REMOTE_BRANCH", "")
+    local_ref = env.get("PRE_COMMIT_LOCAL_BRANCH", "") or "HEAD"
+    local_oid = env.get("PRE_COMMIT_TO_REF", "")
+    if not local_oid:
+        result = repo.git(
+            "rev-parse",
+            "-q",
+            "--verify",
+            "--end-of-options",
+            local_ref + "^{commit}",
+            check=False,
+        )
+        local_oid = result.stdout.strip()
+    if not remote_ref or not local_oid:
+        return []
+    # FROM_REF is a commit the remote has (or the parent of the first new one).
+    base = env.get("PRE_COMMIT_FROM_REF", "") or repo.zero_oid
+    return [PushedRef(local_ref, local_oid, remote_ref, base)]
+
+
+def _pre_push(hook: Hook, argv: list[str], stdin: str) -> int:
+    env = hook.env
+    remote_name = argv[0] if argv else env.get("PRE_COMMIT_REMOTE_NAME", "")
+    refs = parse_push_lines(stdin)
+    if not refs and env.get("PRE_COMMIT_REMOTE_BRANCH"):
+        refs = refs_from_pre_commit(hook.repo, env)
+    remote = remote_name if remote_name in hook.repo.remotes else None
+    findings: list[Finding] = []
+    checked = [ref for ref in refs if _wanted(hook, ref)]
+    if not hook.enabled() or not checked:
+        return finish(hook, [])
+    for ref in checked:
+        ctx = _push_context(hook, ref, remote, remote_name)
+        found = run_checks(hook.stage, ctx, hook.skip.checks)
+        if len(checked) > 1:
+            found = [
+                replace(f, subject=f"{_short(ref.remote_ref)}: {f.subject}")
+                for f in found
+            ]
+        findings.extend(found)
+    return finish(hook, findings)
+
+
+def _short(ref: str) -> str:
+    for prefix in (HEADS, TAGS):
+        if ref.startswith(prefix):
+            return ref[len(prefix) :]
+    return ref
+
+
+def _wanted(hook: Hook, ref: PushedRef) -> bool:
+    if set(ref.local_oid) == {"0"}:
+        return False  # a deletion: nothing arrives on the remote
+    if ref.remote_ref.startswith(TAGS):
+        return hook.policy.push.check_tags
+    return ref.remote_ref.startswith(HEADS)
+
+
+def _push_context(
+    hook: Hook, ref: PushedRef, remote: str | None, shown: str
+) -> Context:
+    from ragguard.selection import runs_of_push
+
+    repo, policy, enabled = hook.repo, hook.policy, hook.enabled()
+    is_tag = ref.remote_ref.startswith(TAGS)
+    branch = None if is_tag else ref.remote_ref[len(HEADS) :]
+    remote_oid = None if set(ref.remote_oid) == {"0"} else ref.remote_oid
+    ctx = Context(
+        stage=hook.stage,
+        policy=policy,
+        root=repo.root,
+        branch=branch,
+        default_branch=repo.default_branch(policy),
+        remote=shown or remote,
+    )
+    if "branch-doc" in enabled and branch and branch != ctx.default_branch:
+        ctx = replace(ctx, doc=doc_state(repo, policy, branch, ref.local_oid))
+    if not enabled.keys() & set(RUN_CHECKS):
+        return ctx
+    runs, new = runs_of_push(
+        repo,
+        local_oid=ref.local_oid,
+        remote_oid=remote_oid,
+        remote=remote,
+        branch=branch or "",
+        runs=hook.runs(),
+        policy=policy,
+    )
+    if is_tag:
+        runs = [run for run in runs if run.commit in new]
+    ctx = replace(ctx, runs=tuple(runs))
+    if "run-commit" in enabled:
+        ctx = _lost_commits(hook, ctx, ref.local_oid, remote)
+    return ctx
+
+
+def _lost_commits(
+    hook: Hook, ctx: Context, local_oid: str, remote: str | None
+) -> Context:
+    """Fill ``lost_commits`` and ``orphans`` for run-commit (a few git calls)."""
+    from ragguard.checks.run_commit import MISSING, ORPHANED, UNPUSHED
+    from ragguard.selection import in_projects
+
+    repo = hook.repo
+    everyone = in_projects(hook.runs(), hook.policy)
+    wanted = {run.commit for run in everyone if run.commit}
+    present = repo.existing_commits(wanted)
+    lost: dict[str, str] = {c: MISSING for c in wanted - present}
+    unreachable = set(repo.rev_list(sorted(present), repo.all_tips)) & present
+    lost.update({c: ORPHANED for c in unreachable})
+    mine = {run.commit for run in ctx.runs if run.commit in present} - unreachable
+    after_push = [local_oid, *repo.remote_tips(remote)]
+    lost.update(
+        {c: UNPUSHED for c in set(repo.rev_list(sorted(mine), after_push)) & mine}
+    )
+    orphans = _orphans_of(repo, ctx, everyone, unreachable, local_oid)
+    mine_missing = {r.commit for r in ctx.runs if r.commit in lost}
+    keep = mine_missing | {r.commit for r in orphans}
+    return replace(
+        ctx,
+        lost_commits={c: why for c, why in lost.items() if c in keep},
+        orphans=tuple(orphans),
+    )
+
+
+def _orphans_of(
+    repo: Repo, ctx: Context, runs: list[Run], unreachable: set[str], tip: str
+) -> list[Run]:
+    """Runs on amended or rebased-away commits that belonged to this branch:
+    their commit's parent is still in the pushed history."""
+    if not unreachable:
+        return []
+    parents = repo.parents(unreachable)
+    firsts = {c: ps[0] for c, ps in parents.items() if ps}
+    outside = set(repo.rev_list(sorted(set(firsts.values())), [tip]))
+    inside = {c for c, parent in firsts.items() if parent not in outside}
+    return [run for run in runs if run.commit in inside and run not in ctx.runs]
+
+
+# --- post-checkout ----------------------------------------------------------------
+
+
+def _post_checkout(hook: Hook, argv: list[str], stdin: str) -> int:
+    try:
+        _report_checkout(hook, argv)
+    except Exception as error:  # never in the way of a checkout
+        log.debug("post-checkout failed", exc_info=True)
+        hook.print([f"ragguard post-checkout: could not report ({error})"])
+    return int(Exit.OK)
+
+
+def _report_checkout(hook: Hook, argv: list[str]) -> None:
+    env = hook.env
+    if len(argv) < 3:
+        argv = [
+            env.get("PRE_COMMIT_FROM_REF", ""),
+            env.get("PRE_COMMIT_TO_REF", ""),
+            env.get("PRE_COMMIT_CHECKOUT_TYPE", ""),
+        ]
+    old, _new, flag = argv[:3]
+    repo = hook.repo
+    if flag != "1" or not old or set(old) == {"0"}:
+        return  # a file checkout, a clone or `git worktree add`
+    if repo.operation_in_progress():
+        return
+    left = repo.previous_branch()
+    arrived = repo.current_branch()
+    if left and left != arrived:
+        findings = _left_findings(hook, left)
+        heading = f"ragguard: left {left}"
+        if findings or hook.skipped():
+            hook.print(
+                render_findings(hook.stage, findings, paint=hook.paint, heading=heading)
+            )
+    hook.print(arrival_summary(hook, arrived))
+
+
+def left_context(hook: Hook, left: str, stage: str) -> Context:
+    """The context of the ``left-behind`` checks for the branch ``left``."""
+    repo, policy = hook.repo, hook.policy
+    enabled = hook.enabled(stage)
+    ctx = Context(
+        stage=stage,
+        policy=policy,
+        root=repo.root,
+        branch=left,
+        default_branch=repo.default_branch(policy),
+    )
+    if "left-behind" in enabled:
+        ctx = replace(ctx, left=left_facts(repo, policy, left))
+    if enabled.keys() & set(RUN_CHECKS):
+        ctx = replace(ctx, runs=_branch_runs(hook, left))
+    return ctx
+
+
+def _left_findings(hook: Hook, left: str) -> list[Finding]:
+    ctx = left_context(hook, left, hook.stage)
+    return run_checks(hook.stage, ctx, hook.skip.checks)
+
+
+def left_facts(repo: Repo, policy: Policy, branch: str) -> LeftFacts:
+    tip = repo.branch_oid(branch)
+    upstream = repo.upstream_of(branch)
+    remote = _remote_of(repo, upstream) if upstream else repo.primary_remote()
+    if tip is None:
+        unpushed = 0
+    elif upstream:
+        unpushed = len(repo.rev_list([tip], [repo.refs[upstream].oid]))
+    elif repo.remotes:
+        all_remote = [r.oid for r in repo.refs.values() if r.name.startswith(REMOTES)]
+        unpushed = len(repo.rev_list([tip], all_remote))
+    else:
+        from ragguard.selection import branch_commits
+
+        unpushed = len(branch_commits(repo, branch, policy))
+    return LeftFacts(
+        branch=branch,
+        changes=tuple(repo.uncommitted()),
+        unpushed=unpushed,
+        upstream=upstream[len(REMOTES) :] if upstream else None,
+        remote=remote,
+    )
+
+
+def _remote_of(repo: Repo, upstream: str) -> str | None:
+    names = [n for n in repo.remotes if upstream.startswith(f"{REMOTES}{n}/")]
+    return max(names, key=len) if names else None
+
+
+def arrival_summary(hook: Hook, branch: str | None) -> list[str]:
+    """A short summary of the branch arrived on: doc, runs, best run."""
+    repo, policy = hook.repo, hook.policy
+    if branch is None:
+        return ["ragguard: detached HEAD; no branch summary"]
+    parts = []
+    if branch != repo.default_branch(policy):
+        doc = doc_state(repo, policy, branch, None)
+        parts.append(_doc_word(doc))
+    runs = _branch_runs(hook, branch)
+    parts.append(_runs_words(runs))
+    best = _best(runs, policy)
+    if best:
+        parts.append(best)
+    return [f"ragguard: on {branch}: " + "; ".join(parts)]
+
+
+def _doc_word(doc: DocState) -> str:
+    if doc.problem or doc.text is None:
+        return "no doc (ragguard doc init)"
+    from ragguard.docs import doc_is_filled
+
+    return f"doc {doc.path}" if doc_is_filled(doc.text) else f"doc {doc.path} unfilled"
+
+
+def _runs_words(runs: Sequence[Run]) -> str:
+    if not runs:
+        return "no runs"
+    states: dict[str, int] = {}
+    for run in runs:
+        states[run.state] = states.get(run.state, 0) + 1
+    said = ", ".join(f"{n} {state}" for state, n in states.items())
+    unsynced = sum(run.sync != "synced" for run in runs)
+    sync = f", {unsynced} not synced" if unsynced else ", all synced"
+    noun = "run" if len(runs) == 1 else "runs"
+    return f"{len(runs)} {noun} ({said}{sync})"
+
+
+def _best(runs: Sequence[Run], policy: Policy) -> str | None:
+    metric = policy.report.metric
+    if not metric:
+        return None
+    scored = [
+        (run.summary[metric], run)
+        for run in runs
+        if run.state == "finished" and _is_number(run.summary.get(metric))
+    ]
+    if not scored:
+        return None
+    lower = policy.merge.metric == metric and policy.merge.goal == "min"
+    pick = min if lower else max
+    value, run = pick(scored, key=lambda pair: pair[0])
+    return f"best {metric} = {value:g} (run {run.id})"
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_STAGE_RUNNERS: dict[str, Callable[[Hook, list[str], str], int]] = {
+    "pre-commit": _pre_commit,
+    "commit-msg": _commit_msg,
+    "pre-push": _pre_push,
+    "post-checkout": _post_checkout,
+}
+
+
+# --- ragguard check ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    stage: str
+    branch: str | None
+    findings: tuple[Finding, ...]
+    skipped: tuple[str, ...]
+
+    @property
+    def blocked(self) -> bool:
+        return worst(self.findings) == "block"
+
+
+CHECK_STAGES = ("pre-commit", "commit-msg", "pre-push", "post-checkout", "switch")
+
+
+def check_now(stage: str, *, cwd: Path | None = None) -> CheckResult:
+    """Run a stage's checks by hand against the repository as it is now:
+    ``commit-msg`` reads HEAD's message, ``pre-push`` pretends to push the
+    current branch to its upstream, ``post-checkout`` and ``switch`` pretend
+    to leave the current branch."""
+    if stage not in CHECK_STAGES:
+        known = ", ".join(CHECK_STAGES)
+        raise BadInputError(f"unknown stage {stage!r}; expected one of: {known}.")
+    repo = Repo.discover(cwd)
+    hook = Hook(
+        stage, repo, load_policy(repo.root), skip_from_env(), sys.stdout, os.environ
+    )
+    branch = repo.current_branch()
+    ctx = _MANUAL[stage](hook, branch)
+    findings = run_checks(stage, ctx, hook.skip.checks) if ctx else []
+    return CheckResult(stage, branch, tuple(findings), tuple(hook.skipped()))
+
+
+def _manual_pre_commit(hook: Hook, branch: str | None) -> Context | None:
+    ctx = Context(
+        stage=hook.stage,
+        policy=hook.policy,
+        root=hook.repo.root,
+        branch=branch,
+        default_branch=hook.repo.default_branch(hook.policy),
+        staged=tuple(hook.repo.staged_paths()),
+        run_roots=_run_roots(hook),
+        runs=_branch_runs(hook, branch),
+    )
+    if branch and branch != ctx.default_branch:
+        ctx = replace(ctx, doc=doc_state(hook.repo, hook.policy, branch, None))
+    return ctx
+
+
+def _manual_commit_msg(hook: Hook, branch: str | None) -> Context | None:
+    if hook.repo.head_oid is None:
+        return None
+    message = hook.repo.git("log", "-1", "--format=%B", hook.repo.head_oid).stdout
+    return Context(
+        stage=hook.stage, policy=hook.policy, root=hook.repo.root, message=message
+    )
+
+
+def _manual_pre_push(hook: Hook, branch: str | None) -> Context | None:
+    repo = hook.repo
+    tip = repo.head_oid
+    if tip is None:
+        return None
+    name = branch or "HEAD"
+    upstream = repo.upstream_of(branch) if branch else None
+    remote = _remote_of(repo, upstream) if upstream else repo.primary_remote()
+    tracking = repo.refs.get(f"{REMOTES}{remote}/{name}") if remote else None
+    ref = PushedRef(
+        HEADS + name,
+        tip,
+        HEADS + name,
+        tracking.oid if tracking else repo.zero_oid,
+    )
+    return _push_context(hook, ref, remote, remote or "")
+
+
+def _manual_leave(hook: Hook, branch: str | None) -> Context | None:
+    if branch is None:
+        return None
+    return left_context(hook, branch, hook.stage)
+
+
+_MANUAL: dict[str, Callable[[Hook, str | None], Context | None]] = {
+    "pre-commit": _manual_pre_commit,
+    "commit-msg": _manual_commit_msg,
+    "pre-push": _manual_pre_push,
+    "post-checkout": _manual_leave,
+    "switch": _manual_leave,
+}
+
+
+def finding_to_json(finding: Finding) -> dict[str, str]:
+    return {
+        "check": finding.check,
+        "severity": finding.severity,
+        "subject": finding.subject,
+        "message": finding.message,
+        "fix": finding.fix,
+    }
+
+
+def print_check(
+    result: CheckResult, *, as_json: bool, out: TextIO | None = None
+) -> None:
+    """``ragguard check``'s output: the hook's rendering, or JSON."""
+    out = out or sys.stdout
+    if as_json:
+        import json
+
+        data = {
+            "stage": result.stage,
+            "branch": result.branch,
+            "blocked": result.blocked,
+            "skipped": list(result.skipped),
+            "findings": [finding_to_json(f) for f in result.findings],
+        }
+        out.write(json.dumps(data, indent=2) + "\n")
+        return
+    paint = Painter(use_colour(out))
+    lines = render_findings(result.stage, result.findings, paint=paint)
+    if result.skipped:
+        lines.insert(0, f"skipped by RAGGUARD_SKIP: {', '.join(result.skipped)}")
+    out.write("\n".join(lines) + "\n")
+
+
+USAGE = """usage: ragguard hook STAGE [git's arguments]
+  ragguard hook pre-commit
+  ragguard hook commit-msg MSGFILE
+  ragguard hook pre-push REMOTE-NAME REMOTE-URL   (refs on standard input)
+  ragguard hook post-checkout OLD NEW FLAG
+  ragguard hook pre-merge-commit | post-merge"""
+
+
+def main(argv: Sequence[str]) -> int:
+    """``python -m ragguard hook ...`` without loading the click CLI: the
+    same contract and exit codes as ``ragguard hook``, a faster start."""
+    from ragguard.errors import RagguardError
+
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in STAGES:
+        sys.stderr.write(USAGE + "\n")
+        return int(Exit.OK if argv and argv[0] in ("-h", "--help") else Exit.USAGE)
+    try:
+        return run_hook(argv[0], argv[1:], sys.stdin)
+    except RagguardError as error:
+        sys.stderr.write(f"ragguard: {error.message}\n")
+        return int(error.exit_code)
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        if os.environ.get("RAGGUARD_DEBUG"):
+            raise
+        sys.stderr.write(
+            "ragguard: unexpected error; rerun with `ragguard --debug hook ...` "
+            "for the traceback\n"
+        )
+        return int(Exit.CRASH)

@@ -1,0 +1,449 @@
+"""The run index: find run folders, read them (through the cache), judge them.
+
+Reading a folder (:mod:`ragguard.runs.folder`) yields facts that depend only
+on its files and are cached. Judging (state and sync) depends on the clock and
+on live processes, so it happens on every load.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ragguard.runs import cache
+from ragguard.runs.folder import FOLDER_RE, Segment, find_log, read_segment
+from ragguard.runs.model import Run, State, Sync
+
+log = logging.getLogger(__name__)
+
+NESTED_DEPTH = 3  # how far below the repository root */wandb/ folders are looked for
+DIR_DEPTH = 4  # how far below --dir run folders are looked for
+_SKIP_DIRS = frozenset(
+    {"node_modules", "__pycache__", "site-packages", "venv", "env", "build", "dist"}
+)
+# A quiet but live run may write nothing for a while; a copied folder has a
+# fresh mtime but old records. This much slack separates the two.
+_ACTIVITY_SLACK = 3600.0
+
+
+def default_roots(repo_root: Path, dirs: Sequence[str]) -> list[Path]:
+    """Folders that hold run folders: the configured dirs, ``$WANDB_DIR/wandb``
+    and ``*/wandb`` a few levels below the repository root (``wandb.init(dir=)``
+    called from a subfolder). Only existing folders, each once."""
+    candidates = [repo_root / d for d in dirs]
+    wandb_dir = os.environ.get("WANDB_DIR")
+    if wandb_dir:
+        candidates.append(Path(wandb_dir) / "wandb")
+    candidates.extend(_nested_wandb_dirs(repo_root, NESTED_DEPTH))
+    roots: list[Path] = []
+    seen: set[str] = set()
+    for candidate in candidates:
+        real = os.path.realpath(candidate)
+        if real not in seen and os.path.isdir(candidate):
+            seen.add(real)
+            roots.append(candidate)
+    return roots
+
+
+def _nested_wandb_dirs(top: Path, depth: int) -> Iterable[Path]:
+    if depth <= 0:
+        return
+    for entry in _scandir(str(top)):
+        if entry.name.startswith(".") or entry.name in _SKIP_DIRS:
+            continue
+        if not _is_real_dir(entry):
+            continue
+        if entry.name == "wandb":
+            yield Path(entry.path)
+        elif not FOLDER_RE.match(entry.name):
+            yield from _nested_wandb_dirs(Path(entry.path), depth - 1)
+
+
+def find_run_folders(root: Path, depth: int = DIR_DEPTH) -> list[str]:
+    """Run folders in ``root`` (or ``root`` itself), a few levels down at most.
+
+    ``latest-run`` is skipped when it is a link; a real directory of that name
+    (a copy, as some repositories commit it) is read and later merged with the
+    folder it copies. Symlinked directories are not descended into, so link
+    loops cannot trap the walk.
+    """
+    top = str(root)
+    if _looks_like_run(top):
+        return [top]
+    found: list[str] = []
+    _walk(top, depth, found)
+    return found
+
+
+def _walk(top: str, depth: int, found: list[str]) -> None:
+    for entry in sorted(_scandir(top), key=lambda e: e.name):
+        if entry.name == "latest-run":
+            if (
+                not entry.is_symlink()
+                and _is_real_dir(entry)
+                and _looks_like_run(entry.path)
+            ):
+                found.append(entry.path)
+        elif FOLDER_RE.match(entry.name):
+            if _is_real_dir(entry):
+                found.append(entry.path)
+        elif depth > 1 and _is_real_dir(entry) and not entry.name.startswith("."):
+            _walk(entry.path, depth - 1, found)
+
+
+def _looks_like_run(path: str) -> bool:
+    name = os.path.basename(path.rstrip(os.sep))
+    if FOLDER_RE.match(name):
+        return True
+    return find_log(path, name) is not None
+
+
+def _scandir(path: str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as entries:
+            return list(entries)
+    except OSError as error:
+        log.debug("cannot list %s: %s", path, error)
+        return []
+
+
+def _is_real_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return stat.S_ISDIR(entry.stat(follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+def load_runs(
+    roots: Sequence[Path],
+    *,
+    cache_dir: Path | None = None,
+    stale_after: float = 900.0,
+    deep: bool = False,
+) -> list[Run]:
+    """Every run under ``roots``, grouped by run id, newest first.
+
+    ``deep`` reads whole logs (config updates made mid-run included) instead
+    of head and tail. Never raises on bad run folders: each becomes a run
+    with state ``empty`` or ``unreadable`` and a reason.
+    """
+    folders: list[str] = []
+    seen: set[str] = set()
+    for root in roots:
+        for folder in find_run_folders(Path(root)):
+            if folder not in seen:
+                seen.add(folder)
+                folders.append(folder)
+    segments = _read_all(folders, roots, cache_dir, deep)
+    now = time.time()
+    return group(segments, now=now, stale_after=stale_after)
+
+
+def _read_all(
+    folders: list[str], roots: Sequence[Path], cache_dir: Path | None, deep: bool
+) -> list[Segment]:
+    path = cache.cache_file(cache_dir, roots) if cache_dir else None
+    old = cache.load(path) if path else {}
+    new: dict[str, dict[str, Any]] = {}
+    segments: list[Segment] = []
+    changed = False
+    for folder in folders:
+        sig = _signature(folder)
+        entry = old.get(folder)
+        segment = None
+        if entry and entry.get("sig") == sig and (entry.get("deep") or not deep):
+            segment = _from_cache(entry)
+        if entry is None or segment is None:
+            segment = read_segment(folder, deep=deep)
+            entry = {"sig": sig, "deep": deep, "segment": segment.to_dict()}
+            changed = True
+        new[folder] = entry
+        segments.append(segment)
+    if path and (changed or len(new) != len(old)):
+        cache.store(path, new)
+    return segments
+
+
+def _from_cache(entry: Mapping[str, Any]) -> Segment | None:
+    try:
+        return Segment.from_dict(entry["segment"])
+    except (KeyError, TypeError):
+        return None
+
+
+def _signature(folder: str) -> list[Any]:
+    """What must be unchanged for a cached reading to stand.
+
+    The folder's own mtime covers files appearing or going (the synced
+    marker, a log replaced); the log's size and mtime cover appends.
+    """
+    sig: list[Any] = []
+    name = os.path.basename(folder)
+    match = FOLDER_RE.match(name)
+    log_name = f"run-{match[3]}.wandb" if match else find_log(folder, name)
+    for part in (folder, os.path.join(folder, log_name) if log_name else None):
+        try:
+            info = os.stat(part) if part else None
+        except OSError:
+            info = None
+        sig.extend((info.st_size, info.st_mtime_ns) if info else (None, None))
+    return sig
+
+
+# --- judging ------------------------------------------------------------------
+
+
+def judge_state(
+    segment: Segment, now: float, stale_after: float
+) -> tuple[State, str | None]:
+    """The state of one folder and the reason shown with it."""
+    reason = segment.reason
+    if segment.unreadable:
+        return "unreadable", reason or "the log cannot be read"
+    if segment.layout == "legacy":
+        return _legacy_state(segment, now, stale_after), reason
+    live = _writer_alive(segment)
+    if segment.header_only:
+        return ("running" if live else "empty"), reason
+    if segment.exit_seen:
+        return ("finished" if segment.exit_code == 0 else "failed"), reason
+    if live or _fresh(segment, now, stale_after):
+        return "running", reason
+    written = segment.log_mtime
+    note = "no exit record"
+    if written:
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(written))
+        note += f"; last written {when} UTC"
+    return "crashed", f"{note}; {reason}" if reason else note
+
+
+def _legacy_state(segment: Segment, now: float, stale_after: float) -> State:
+    state = segment.legacy_state
+    if state == "finished" and segment.exit_code in (0, None):
+        return "finished"
+    if state in ("failed", "killed", "finished") or segment.exit_code:
+        return "failed"
+    last = segment.last_activity
+    if state == "running" and last and now - last < stale_after:
+        return "running"
+    return "crashed"
+
+
+def _fresh(segment: Segment, now: float, stale_after: float) -> bool:
+    if segment.log_mtime is None or now - segment.log_mtime >= stale_after:
+        return False
+    last = segment.last_activity
+    return last is None or now - last < stale_after + _ACTIVITY_SLACK
+
+
+def _writer_alive(segment: Segment) -> bool:
+    """Whether the process that wrote the run still runs, on this machine."""
+    if segment.pid is None or segment.exit_seen:
+        return False
+    import socket
+
+    if segment.host and segment.host != socket.gethostname():
+        return False
+    started = _process_start(segment.pid)
+    if started is None:
+        return False
+    # A reused pid belongs to a process started after the run began.
+    begun = segment.started_at or segment.log_mtime or 0.0
+    return started <= begun + 60.0
+
+
+def _process_start(pid: int) -> float | None:
+    """Start time (epoch seconds) of a live process, from /proc; None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        with open("/proc/stat", "rb") as handle:
+            boot = next(
+                float(line.split()[1]) for line in handle if line.startswith(b"btime")
+            )
+    except (OSError, IndexError, StopIteration, ValueError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    return boot + int(fields[19]) / ticks
+
+
+def judge_sync(segment: Segment) -> Sync:
+    if segment.offline:
+        return "synced" if segment.synced_marker else "unsynced"
+    return "synced" if segment.upload_evidence else "unconfirmed"
+
+
+# --- grouping -----------------------------------------------------------------
+
+
+def group(segments: Sequence[Segment], *, now: float, stale_after: float) -> list[Run]:
+    """One :class:`Run` per run id, newest first."""
+    by_id: dict[str, list[Segment]] = {}
+    for segment in segments:
+        by_id.setdefault(segment.id, []).append(segment)
+    runs = [_merge(_drop_copies(parts), now, stale_after) for parts in by_id.values()]
+    runs.sort(key=lambda run: (run.started_at or 0.0, run.id), reverse=True)
+    return runs
+
+
+def _drop_copies(parts: list[Segment]) -> list[Segment]:
+    """Drop a copied ``latest-run`` folder when the folder it copies is present."""
+    originals = {(p.log_size, p.run_id) for p in parts if not _is_copy(p)}
+    kept = [
+        p for p in parts if not (_is_copy(p) and (p.log_size, p.run_id) in originals)
+    ]
+    return sorted(kept or parts, key=_segment_time)
+
+
+def _is_copy(segment: Segment) -> bool:
+    return os.path.basename(segment.path) == "latest-run"
+
+
+def _segment_time(segment: Segment) -> float:
+    if segment.started_at is not None:
+        return segment.started_at
+    match = FOLDER_RE.match(os.path.basename(segment.path))
+    if match:
+        try:
+            return time.mktime(time.strptime(match[2], "%Y%m%d_%H%M%S"))
+        except (ValueError, OverflowError):
+            pass
+    return segment.log_mtime or 0.0
+
+
+def _merge(parts: list[Segment], now: float, stale_after: float) -> Run:
+    judged = [judge_state(p, now, stale_after) for p in parts]
+    primary = next(
+        (i for i in range(len(parts) - 1, -1, -1) if judged[i][0] != "empty"),
+        len(parts) - 1,
+    )
+    main = parts[primary]
+    state, reason = judged[primary]
+    syncs = [judge_sync(p) for p in parts]
+    sync: Sync = (
+        "synced"
+        if all(s == "synced" for s in syncs)
+        else "unsynced"
+        if "unsynced" in syncs
+        else "unconfirmed"
+    )
+    if len(parts) > 1:
+        note = f"resumed: {len(parts)} folders"
+        reason = f"{reason}; {note}" if reason else note
+    return Run(
+        id=main.id,
+        path=parts[-1].path,
+        mode=main.mode,  # type: ignore[arg-type]
+        state=state,
+        sync=sync,
+        exit_code=main.exit_code if main.exit_seen else None,
+        project=_newest(parts, "project", main),
+        entity=_newest(parts, "entity", main),
+        name=_newest(parts, "name", main),
+        tags=main.tags or next((p.tags for p in reversed(parts) if p.tags), ()),
+        config=_deep_merge(p.config for p in parts),
+        summary=_deep_merge(p.summary for p in parts),
+        commit=_newest(parts, "commit", main),
+        remote=_newest(parts, "remote", main),
+        started_at=_started(parts[0]),
+        runtime_s=main.runtime_s,
+        size_bytes=sum(p.size_bytes for p in parts),
+        wandb_version=_newest(parts, "wandb_version", main),
+        dirty=True if any(p.dirty for p in parts) else None,
+        reason=_ascii_safe(reason),
+        segments=tuple(p.path for p in parts),
+        partial=any(p.partial for p in parts),
+        log_mtime=max((p.log_mtime for p in parts if p.log_mtime), default=None),
+    )
+
+
+def _started(first: Segment) -> float | None:
+    started = _segment_time(first)
+    return started or None
+
+
+def _newest(parts: list[Segment], name: str, main: Segment) -> Any:
+    value = getattr(main, name)
+    if value:
+        return value
+    return next((getattr(p, name) for p in reversed(parts) if getattr(p, name)), None)
+
+
+def _deep_merge(layers: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        _merge_into(merged, layer)
+    return merged
+
+
+def _merge_into(target: dict[str, Any], layer: Mapping[str, Any]) -> None:
+    for key, value in layer.items():
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            _merge_into(target[key], value)
+        elif isinstance(value, Mapping):
+            target[key] = _deep_merge([value])
+        else:
+            target[key] = value
+
+
+def _ascii_safe(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+# --- output -------------------------------------------------------------------
+
+
+def run_to_json(run: Run) -> dict[str, Any]:
+    """The JSON object ``ragguard runs --json`` prints for ``run``."""
+    return {
+        "id": run.id,
+        "path": run.path,
+        "mode": run.mode,
+        "state": run.state,
+        "exit_code": run.exit_code,
+        "sync": run.sync,
+        "project": run.project,
+        "entity": run.entity,
+        "name": run.name,
+        "tags": list(run.tags),
+        "config": run.config,
+        "summary": run.summary,
+        "commit": run.commit,
+        "remote": run.remote,
+        "started_at": run.started_at,
+        "runtime_s": run.runtime_s,
+        "size_bytes": run.size_bytes,
+        "wandb_version": run.wandb_version,
+        "dirty": run.dirty,
+        "reason": run.reason,
+        "partial": run.partial,
+        "segments": list(run.segments),
+        "log_mtime": run.log_mtime,
+    }
+
+
+def filter_runs(
+    runs: Iterable[Run],
+    *,
+    states: Sequence[str] = (),
+    syncs: Sequence[str] = (),
+    commit: str | None = None,
+) -> list[Run]:
+    """Runs matching every given filter; ``commit`` matches a prefix."""
+    wanted = []
+    for run in runs:
+        if states and run.state not in states:
+            continue
+        if syncs and run.sync not in syncs:
+            continue
+        if commit and not (run.commit or "").startswith(commit.lower()):
+            continue
+        wanted.append(run)
+    return wanted

@@ -1,0 +1,158 @@
+"""``ragguard runs``: choose the roots, load the index, print a table or JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from ragguard.errors import BadInputError, NotARepoError
+from ragguard.runs import cache
+from ragguard.runs.index import default_roots, filter_runs, load_runs, run_to_json
+from ragguard.runs.model import Run
+
+PARTIAL_NOTE = (
+    "* read from the head and tail of the log only: config updates made "
+    "mid-run may be missing (--deep reads everything)"
+)
+
+
+@dataclass(frozen=True)
+class RunsQuery:
+    """What ``ragguard runs`` was asked for, as plain values."""
+
+    dirs: Sequence[str] = ()
+    states: Sequence[str] = ()
+    syncs: Sequence[str] = ()
+    commit: str | None = None
+    deep: bool = False
+    stale_after: float | None = None
+    use_cache: bool = True
+
+
+def runs_command(query: RunsQuery, *, as_json: bool, cwd: Path, out: TextIO) -> int:
+    runs = query_runs(query, cwd)
+    if as_json:
+        json.dump([run_to_json(run) for run in runs], out, indent=1, default=str)
+        out.write("\n")
+    else:
+        out.write(render_table(runs, now=time.time()))
+    return 0
+
+
+def query_runs(query: RunsQuery, cwd: Path) -> list[Run]:
+    """Load the runs ``query`` names: ``--dir`` folders, or the repository's roots."""
+    repo_root = find_worktree(cwd)
+    stale_after = query.stale_after
+    if query.dirs:
+        roots = [_existing_dir(d, cwd) for d in query.dirs]
+        cache_dir = cache.default_cache_dir(roots[0].resolve())
+    elif repo_root is None:
+        raise NotARepoError(
+            "not inside a git repository; run this in one or give --dir PATH."
+        )
+    else:
+        from ragguard.config import load_policy
+
+        policy = load_policy(repo_root)
+        roots = default_roots(repo_root, policy.wandb.dirs)
+        cache_dir = cache.default_cache_dir(repo_root)
+        if stale_after is None:
+            stale_after = policy.wandb.stale_after
+    runs = load_runs(
+        roots,
+        cache_dir=cache_dir if query.use_cache else None,
+        stale_after=900.0 if stale_after is None else stale_after,
+        deep=query.deep,
+    )
+    return filter_runs(
+        runs, states=query.states, syncs=query.syncs, commit=query.commit
+    )
+
+
+def find_worktree(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` holding ``.git`` (no git process)."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if os.path.exists(folder / ".git"):
+            return folder
+    return None
+
+
+def _existing_dir(value: str, cwd: Path) -> Path:
+    path = Path(value) if os.path.isabs(value) else cwd / value
+    if not path.is_dir():
+        raise BadInputError(f"--dir {value}: no such folder.")
+    return path
+
+
+# --- the table ------------------------------------------------------------------
+
+_COLUMNS = ("ID", "NAME", "STATE", "SYNC", "COMMIT", "TAGS", "METRICS", "AGE")
+_WIDTH = {"ID": 20, "NAME": 24, "TAGS": 24, "METRICS": 40}
+
+
+def render_table(runs: Sequence[Run], *, now: float) -> str:
+    """Runs as aligned text columns, newest first; plain ASCII, no colour."""
+    if not runs:
+        return "no runs found\n"
+    rows = [_row(run, now) for run in runs]
+    widths = [
+        min(max(len(row[i]) for row in [_COLUMNS, *rows]), _WIDTH.get(col, 99))
+        for i, col in enumerate(_COLUMNS)
+    ]
+    lines = [
+        "  ".join(_cell(v, w) for v, w in zip(row, widths, strict=True)).rstrip()
+        for row in [_COLUMNS, *rows]
+    ]
+    if any(run.partial for run in runs):
+        lines.append(PARTIAL_NOTE)
+    return "\n".join(lines) + "\n"
+
+
+def _row(run: Run, now: float) -> tuple[str, ...]:
+    return (
+        run.id,
+        run.name or "-",
+        run.state + ("*" if run.partial else ""),
+        run.sync,
+        (run.commit or "-")[:7],
+        ",".join(run.tags) or "-",
+        summary_metrics(run.summary) or "-",
+        age(run.started_at, now),
+    )
+
+
+def _cell(value: str, width: int) -> str:
+    value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if len(value) > width:
+        value = value[: width - 1] + "~"
+    return value.ljust(width)
+
+
+def summary_metrics(summary: Mapping[str, Any], limit: int = 3) -> str:
+    """The first few numeric, user-logged summary values as ``key=value``."""
+    shown = []
+    for key, value in summary.items():
+        if key.startswith("_") or isinstance(value, bool):
+            continue
+        if isinstance(value, int | float) and math.isfinite(value):
+            shown.append(f"{key}={value:.4g}")
+        if len(shown) == limit:
+            break
+    return " ".join(shown)
+
+
+def age(started_at: float | None, now: float) -> str:
+    if started_at is None:
+        return "-"
+    seconds = max(0.0, now - started_at)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"

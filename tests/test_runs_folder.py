@@ -1,0 +1,224 @@
+"""Bad input: every odd folder becomes a run with a state and a one-line reason."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+import wandbgen
+from ragguard.runs.index import find_run_folders, load_runs
+from ragguard.runs.logfile import BLOCK, read_log
+from test_runs_crosscheck import proto_records, write_log
+
+
+@pytest.fixture
+def wandb_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "wandb"
+    folder.mkdir()
+    return folder
+
+
+def _copy(sample_runs: wandbgen.SampleRuns, case: str, wandb_dir: Path) -> Path:
+    source = sample_runs.folders[case]
+    target = wandb_dir / source.name
+    shutil.copytree(source, target, symlinks=True)
+    return target
+
+
+def _log(folder: Path) -> Path:
+    return next(folder.glob("*.wandb"))
+
+
+def _only_run(wandb_dir: Path, **kwargs: float):
+    (run,) = load_runs([wandb_dir], **kwargs)
+    assert run.reason is None or "\n" not in run.reason
+    return run
+
+
+def test_zero_byte_log_is_empty(sample_runs, wandb_dir):
+    folder = _copy(sample_runs, "finished", wandb_dir)
+    _log(folder).write_bytes(b"")
+    run = _only_run(wandb_dir)
+    assert (run.state, run.reason) == ("empty", "the log is 0 bytes")
+
+
+def test_garbage_is_unreadable(sample_runs, wandb_dir):
+    folder = _copy(sample_runs, "finished", wandb_dir)
+    _log(folder).write_bytes(os.urandom(5000))
+    run = _only_run(wandb_dir)
+    assert run.state == "unreadable"
+    assert run.reason == "not a W&B transaction log (bad header)"
+
+
+def test_checksum_mismatch_in_the_middle_is_reported(sample_runs, wandb_dir):
+    folder = _copy(sample_runs, "finished", wandb_dir)
+    data = bytearray(_log(folder).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    _log(folder).write_bytes(bytes(data))
+    run = _only_run(wandb_dir)
+    assert run.state == "finished"  # the exit record after the damage still counts
+    assert "checksum mismatch at offset" in (run.reason or "")
+
+
+def test_damaged_run_record_is_unreadable(sample_runs, wandb_dir):
+    folder = _copy(sample_runs, "finished", wandb_dir)
+    data = bytearray(_log(folder).read_bytes())
+    data[7 + 7 + 100] ^= 0xFF  # inside the header record: no run record after it
+    data[7 : 7 + 200] = bytes(200)
+    _log(folder).write_bytes(bytes(data))
+    run = _only_run(wandb_dir)
+    assert run.state in ("unreadable", "finished")
+    if run.state == "unreadable":
+        assert run.reason.startswith("no run record")
+
+
+def test_truncated_log_is_crashed_with_the_reason(sample_runs, wandb_dir):
+    folder = _copy(sample_runs, "finished", wandb_dir)
+    data = _log(folder).read_bytes()
+    _log(folder).write_bytes(data[:-5])  # SIGKILL in the middle of a write
+    run = _only_run(wandb_dir, stale_after=0.0)
+    assert run.state == "crashed"
+    assert "log ends inside a record at offset" in run.reason
+
+
+def test_truncated_inside_a_multi_block_record(sample_runs):
+    data = _log(sample_runs.folders["finished"]).read_bytes()
+    records = [r.SerializeToString() for r in proto_records(data)]
+    big = write_log(records[:3] + [records[1] + b"\0" * 0] * 0 + records[3:])
+    assert read_log(io.BytesIO(big), len(big)).damage == []
+    huge_config = records[1] + b"\x22" + b"\x00"  # an extra empty field
+    long_log = write_log([records[0], huge_config * 1, b"\x0a" * 0 + records[2]])
+    cut = write_log([records[0], records[1]] + [records[1] * 1] * 2000)
+    cut = cut[: BLOCK * 3 + 100]
+    result = read_log(io.BytesIO(cut), len(cut), deep=True)
+    assert result.truncated or result.damage
+    assert read_log(io.BytesIO(long_log), len(long_log)).facts.run_seen
+
+
+def test_header_only_log_is_empty(sample_runs, wandb_dir):
+    folder = _copy(sample_runs, "early", wandb_dir)
+    assert _log(folder).stat().st_size == 7
+    assert _only_run(wandb_dir).state == "empty"
+
+
+def test_log_shorter_than_its_header(sample_runs, wandb_dir):
+    folder = _copy(sample_runs, "finished", wandb_dir)
+    _log(folder).write_bytes(b":W&")
+    run = _only_run(wandb_dir)
+    assert (run.state, run.reason) == ("empty", "the log is shorter than its header")
+
+
+def test_folder_with_only_debug_log(wandb_dir):
+    folder = wandb_dir / "run-20250101_000000-abcd1234" / "logs"
+    folder.mkdir(parents=True)
+    (folder / "debug.log").write_text("2025-01-01 INFO Current SDK version is 0.19.3\n")
+    run = _only_run(wandb_dir)
+    assert (run.id, run.state, run.mode) == ("abcd1234", "empty", "online")
+    assert run.wandb_version == "0.19.3"
+    assert "only debug logs" in run.reason
+
+
+def test_folder_without_a_log_but_with_files(wandb_dir):
+    files = wandb_dir / "offline-run-20250101_000000-efgh5678" / "files"
+    files.mkdir(parents=True)
+    (files / "wandb-metadata.json").write_text(
+        '{"git": {"commit": "abc123", "remote": "https://example.com/r.git"}}'
+    )
+    run = _only_run(wandb_dir)
+    assert (run.state, run.sync, run.commit) == ("empty", "unsynced", "abc123")
+    assert "no transaction log" in run.reason
+
+
+def test_pre_010_folder(wandb_dir):
+    folder = wandb_dir / "dryrun-20191220_140406-meifn9da"
+    folder.mkdir()
+    (folder / "wandb-metadata.json").write_text(
+        '{"state": "finished", "exitcode": 0, "project": "p",'
+        ' "startedAt": "2019-12-20T14:04:07", "heartbeatAt": "2019-12-20T14:05:07"}'
+    )
+    (folder / "config.yaml").write_text(
+        "wandb_version: 1\n_wandb:\n  desc: null\n  value:\n    cli_version: 0.8.19\n"
+        "lr:\n  desc: null\n  value: 0.1\n"
+    )
+    run = _only_run(wandb_dir)
+    assert (run.state, run.mode, run.sync, run.exit_code) == (
+        "finished", "legacy", "unsynced", 0,
+    )  # fmt: skip
+    assert run.config == {"lr": 0.1}
+    assert run.wandb_version == "0.8.19"
+    assert run.runtime_s == 60.0
+
+
+def test_log_that_cannot_be_opened_is_unreadable(sample_runs, wandb_dir):
+    folder = _copy(sample_runs, "finished", wandb_dir)
+    log = _log(folder)
+    log.unlink()
+    log.mkdir()  # a directory where the log should be: open() fails even as root
+    run = _only_run(wandb_dir)
+    assert run.state == "unreadable"
+    assert run.reason.startswith("cannot read run-")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files without permission")
+def test_log_without_permission_is_unreadable(sample_runs, wandb_dir):
+    folder = _copy(sample_runs, "finished", wandb_dir)
+    _log(folder).chmod(0)
+    run = _only_run(wandb_dir)
+    assert run.state == "unreadable"
+
+
+def test_symlink_loops_and_latest_run_are_not_followed(sample_runs, wandb_dir):
+    folder = _copy(sample_runs, "finished", wandb_dir)
+    (wandb_dir / "latest-run").symlink_to(folder.name)
+    (wandb_dir / "loop").symlink_to(wandb_dir)
+    (folder / "files" / "again").symlink_to(folder)
+    nested = wandb_dir / "nested"
+    nested.mkdir()
+    (nested / "up").symlink_to("..")
+    assert find_run_folders(wandb_dir) == [str(folder)]
+    assert _only_run(wandb_dir).state == "finished"
+
+
+def test_copied_latest_run_directory_merges_with_its_original(sample_runs, wandb_dir):
+    folder = _copy(sample_runs, "finished", wandb_dir)
+    shutil.copytree(folder, wandb_dir / "latest-run", symlinks=True)
+    run = _only_run(wandb_dir)
+    assert run.segments == (str(folder),)
+
+
+def test_copied_latest_run_alone_is_still_a_run(sample_runs, wandb_dir):
+    source = sample_runs.folders["finished"]
+    shutil.copytree(source, wandb_dir / "latest-run", symlinks=True)
+    run = _only_run(wandb_dir)
+    assert run.state == "finished"
+    assert run.id == source.name.rsplit("-", 1)[1]
+
+
+def test_names_that_are_not_utf8(sample_runs, wandb_dir):
+    source = sample_runs.folders["finished"]
+    target = os.path.join(os.fsencode(wandb_dir), b"run-20250101_000000-\xff\xfeid")
+    shutil.copytree(os.fsencode(source), target, symlinks=True)
+    (run,) = load_runs([wandb_dir])
+    assert run.state == "finished"
+    import json
+
+    from ragguard.runs.index import run_to_json
+
+    json.dumps(run_to_json(run))  # lone surrogates are escaped, not raised on
+
+
+def test_ids_with_colons_in_folder_names(sample_runs, wandb_dir):
+    source = sample_runs.folders["failed"]
+    shutil.copytree(source, wandb_dir / "run-20220919_191541-2022-09-19-19:15:41")
+    run = _only_run(wandb_dir)
+    assert run.state == "failed"
+
+
+def test_dir_that_is_itself_a_run_folder(sample_runs):
+    folder = sample_runs.folders["finished"]
+    (run,) = load_runs([folder])
+    assert run.path == str(folder)
