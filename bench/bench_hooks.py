@@ -96,8 +96,8 @@ def fast_import_stream(commits: int) -> Iterator[bytes]:
 
 
 def build_history(work: Path, origin: Path, commits: int) -> None:
-    git(work.parent, "init", "-q", str(work))
-    git(work.parent, "init", "-q", "--bare", str(origin))
+    git(work.parent, "init", "-q", "-b", "main", str(work))
+    git(work.parent, "init", "-q", "--bare", "-b", "main", str(origin))
     stream = b"".join(fast_import_stream(commits))
     subprocess.run(
         ["git", "fast-import", "--quiet"], cwd=work, input=stream, check=True
@@ -168,11 +168,12 @@ def build(out: Path, runs: int, commits: int) -> Path:
     work, origin = out / "work", out / "origin.git"
     if (out / "built").exists():
         return work
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    for stale in (work, origin, out / "hooksets"):
+        shutil.rmtree(stale, ignore_errors=True)
     started = time.monotonic()
     build_history(work, origin, commits)
     make_runs(work, runs)
+    git(work, "check-ignore", "-q", "wandb/")  # else every switch reports it
     (out / "built").write_text(f"{time.monotonic() - started:.1f} s\n")
     return work
 
@@ -294,7 +295,7 @@ def switch_measure(work: Path, hooks: list[str]) -> Callable[[bool], float]:
 
 def hookset(out: Path, path: str, hook: str, text: str) -> list[str]:
     """``git -c core.hooksPath=<a folder holding only this hook>``."""
-    folder = out / "hooksets" / path / hook
+    folder = out / "hooksets" / f"{path}.{hook}"
     folder.mkdir(parents=True, exist_ok=True)
     shim = folder / hook
     shim.write_text(text)
@@ -310,14 +311,28 @@ def figures(work: Path, out: Path, path: str, repeat: int) -> list[Figure]:
         for hook in ("pre-commit", "commit-msg")
     }
     installed = ["git"]
-    plan = [
+    commits = [
         ("git commit", "pre-commit", commit_measure(work, alone["pre-commit"])),
         ("git commit", "commit-msg", commit_measure(work, alone["commit-msg"])),
         ("git commit", "pre-commit + commit-msg", commit_measure(work, installed)),
-        ("git push (new branch)", "pre-push", push_measure(work, installed)),
-        ("git switch", "post-checkout", switch_measure(work, installed)),
     ]
-    return [pair(name, hook, path, repeat, measure) for name, hook, measure in plan]
+    found = [pair(name, hook, path, repeat, measure) for name, hook, measure in commits]
+    git(work, "reset", "-q", "--hard")  # drop the staged change the commits reuse
+    found.append(
+        pair(
+            "git push (new branch)",
+            "pre-push",
+            path,
+            repeat,
+            push_measure(work, installed),
+        )
+    )
+    found.append(
+        pair(
+            "git switch", "post-checkout", path, repeat, switch_measure(work, installed)
+        )
+    )
+    return found
 
 
 def direct(work: Path, out: Path, repeat: int) -> list[Figure]:
@@ -394,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args(argv)
     if args.rebuild:
-        shutil.rmtree(args.out, ignore_errors=True)
+        (args.out / "built").unlink(missing_ok=True)
     quiet_env(args.out / "home")
     work = build(args.out, args.runs, args.commits)
     figures = direct(work, args.out, args.repeat)

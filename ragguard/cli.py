@@ -263,6 +263,63 @@ def doc_update(branch: str | None) -> None:
     click.echo(result.describe())
 
 
+@cli.command("switch")
+@click.argument("branch")
+@click.option("-c", "--create", is_flag=True, help="Create BRANCH and switch to it.")
+@click.option("--force", is_flag=True, help="Switch even when a check blocks (logged).")
+def switch_command(branch: str, create: bool, force: bool) -> int:
+    """Check what the current branch still owes, then git switch to BRANCH.
+
+    Refuses (exit 1) with the fix commands when a `switch` check blocks:
+    uncommitted changes, unpushed commits, unfinished or unsynced runs.
+    """
+    from ragguard.switch import switch
+
+    return switch(branch, create=create, force=force)
+
+
+@cli.command("status")
+def status_command() -> None:
+    """One screen for the current branch, and the one command to run next."""
+    from ragguard.status import render, status
+
+    click.echo("\n".join(render(status())))
+
+
+@cli.command("compare")
+@click.argument("a")
+@click.argument("b")
+@click.option("--metric", "-m", help="Rank runs by this summary key.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def compare_command(a: str, b: str, metric: str | None, as_json: bool) -> None:
+    """The best runs of A and B (branches or run ids) side by side."""
+    from ragguard.compare import compare, render_text
+
+    comparison, policy = compare(a, b, metric=metric)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(comparison.to_json(policy), indent=2, sort_keys=True))
+        return
+    click.echo("\n".join(render_text(comparison, policy)))
+
+
+@cli.command("report")
+@click.option("--branch", "-b", help="The branch to report on (default: current).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("markdown", "json")),
+    default="markdown",
+    show_default=True,
+)
+def report_command(branch: str | None, fmt: str) -> None:
+    """A shareable report of a branch's runs for a PR or a CI step summary."""
+    from ragguard.report import report
+
+    click.echo(report(branch, fmt=fmt), nl=False)  # type: ignore[arg-type]
+
+
 # --- sync, gate, validate ---------------------------------------------------
 
 
@@ -296,6 +353,60 @@ def sync(
         echo=click.echo,
         progress=lambda line: click.echo(line, err=True),
     )
+
+
+@cli.command()
+@click.option(
+    "--target", default="main", show_default=True, help="The branch merged into."
+)
+@click.option("--head", "head", help="The ref being merged (default: HEAD).")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.option(
+    "--markdown",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write a Markdown summary here (also appended to $GITHUB_STEP_SUMMARY).",
+)
+def gate(target: str, head: str | None, as_json: bool, markdown: str | None) -> int:
+    """The merge gate: does HEAD's best run beat TARGET's by the policy's criteria?
+
+    Exits 1 when the merge should not happen. For CI and by hand; the same
+    gate runs in pre-push and pre-merge-commit for protected branches.
+    """
+    from pathlib import Path
+
+    from ragguard.gate import gate_command
+
+    out = Path(markdown) if markdown else None
+    code, text = gate_command(target, head, as_json=as_json, markdown=out)
+    click.echo(text)
+    return code
+
+
+@cli.command()
+def validate() -> int:
+    """Run the policy's post-merge validation now and record the result.
+
+    The post-merge hook runs the same after a merge into a protected branch;
+    `ragguard status` shows a failed one until a later run passes.
+    """
+    from ragguard.validate import validate_command
+
+    return validate_command()
+
+
+@cli.command()
+def receive() -> int:
+    """Server side: judge the refs a push updates (a pre-receive hook's stdin).
+
+    Checks the pushed commits' messages, W&B run data committed to git, and
+    the branch doc in each pushed branch. See examples/server/pre-receive.
+    """
+    from ragguard.receive import receive as judge
+
+    code, lines = judge(sys.stdin.read())
+    for line in lines:
+        click.echo(line)
+    return code
 
 
 # --- demo -------------------------------------------------------------------

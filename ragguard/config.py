@@ -53,6 +53,7 @@ CHECK_STAGES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "run-metadata": _BRANCH_STAGES,
         "run-commit": _BRANCH_STAGES,
         "left-behind": ("post-checkout", "switch"),
+        "merge-gate": ("pre-push", "pre-merge-commit"),
     }
 )
 
@@ -65,6 +66,7 @@ _DEFAULT_CHECKS: dict[str, dict[str, Severity]] = {
     "run-metadata": {"pre-push": "block"},
     "run-commit": {"pre-push": "warn"},
     "left-behind": {"post-checkout": "warn", "switch": "block"},
+    "merge-gate": {"pre-push": "block", "pre-merge-commit": "block"},
 }
 
 CheckTable = Mapping[str, Mapping[str, Severity]]

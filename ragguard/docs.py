@@ -258,9 +258,10 @@ def _metrics(run: Run, preferred: str | None) -> str:
 
 
 def _cell(text: str) -> str:
-    """Keep a table cell on one line and its pipes from splitting the row."""
+    """Keep a table cell on one line, its pipes from splitting the row and its
+    ``<`` from opening HTML, or a marker, inside the generated block."""
     text = " ".join(text.split())
-    return text.replace("\\", "\\\\").replace("|", "\\|")
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
 
 
 # --- init and update ---------------------------------------------------------
@@ -431,5 +432,9 @@ def branch_runs(repo: Repo, branch: str, policy: Policy) -> list[Run]:
     from ragguard.selection import runs_of_branch
 
     roots = default_roots(repo.root, policy.wandb.dirs)
-    runs = load_runs(roots, stale_after=policy.wandb.stale_after)
+    runs = load_runs(
+        roots,
+        cache_dir=repo.common_dir / "ragguard",  # the cache the hooks keep warm
+        stale_after=policy.wandb.stale_after,
+    )
     return runs_of_branch(repo, branch, runs, policy)

@@ -18,10 +18,13 @@ stated outcome:
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ragguard.config import MergePolicy, Policy
@@ -181,8 +184,8 @@ class _Judge:
             return None
         word = "below" if self.merge.goal == "max" else "above"
         return self.fail(
-            f"{side.run.id if side.run else '?'} scores {_num(side.value)},"
-            f" {word} the threshold {_num(threshold)}",
+            f"{side.run.id if side.run else '?'} scores {fmt_number(side.value)},"
+            f" {word} the threshold {fmt_number(threshold)}",
             head=side,
         )
 
@@ -206,9 +209,10 @@ class _Judge:
         if delta == 0:
             return self.fail("a tie with the baseline: equal is not better", **extra)
         if delta < 0 or delta < self.merge.min_delta:
-            need = f" (needs {_num(self.merge.min_delta)})" if delta > 0 else ""
+            need = f" (needs {fmt_number(self.merge.min_delta)})" if delta > 0 else ""
             return self.fail(
-                f"does not beat {self.target}'s best by enough: {_signed(delta)}{need}",
+                f"does not beat {self.target}'s best by enough:"
+                f" {fmt_delta(delta)}{need}",
                 **extra,
             )
         return self.verdict(True, f"beats {self.target}'s best", **extra)
@@ -232,7 +236,7 @@ def gate(
     mine = in_projects(runs, policy)
     excluded = [target_tip] if target_tip else []
     head_commits = set(repo.rev_list([head_tip], excluded)) if head_tip else set()
-    head_name = head_ref.removeprefix("refs/heads/")
+    head_name = branch_name(repo, head_ref)
     head_runs = runs_on_commits(mine, head_commits, {head_name})
     target_commits = set(repo.rev_list([target_tip], [])) if target_tip else set()
     target_runs = [run for run in mine if run.commit in target_commits]
@@ -258,6 +262,84 @@ def resolve_commit(repo: Any, ref: str) -> str:
     return str(oid)
 
 
+def branch_name(repo: Any, ref: str) -> str:
+    """The branch a ref stands for: ``origin/exp/a`` and ``refs/heads/exp/a``
+    are ``exp/a`` (runs name their branch in ``git_branch`` without a remote)."""
+    name = ref.removeprefix("refs/heads/").removeprefix("refs/remotes/")
+    for remote in repo.remotes:
+        if f"refs/remotes/{name}" in repo.refs and name.startswith(remote + "/"):
+            return name[len(remote) + 1 :]
+    return name
+
+
+def head_doc_filled(repo: Any, policy: Policy, branch: str, commit: str) -> bool:
+    """Whether the branch doc in ``commit`` is there and filled in."""
+    from ragguard.docs import doc_is_filled
+    from ragguard.hooks import doc_state
+
+    doc = doc_state(repo, policy, branch, commit)
+    return doc.text is not None and doc_is_filled(doc.text)
+
+
+def gate_command(
+    target: str,
+    head: str | None,
+    *,
+    as_json: bool = False,
+    markdown: Path | None = None,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[int, str]:
+    """``ragguard gate``: the verdict as text or JSON, and the exit code.
+
+    The Markdown summary goes to ``markdown`` and is appended to
+    ``$GITHUB_STEP_SUMMARY`` when that is set.
+    """
+    from ragguard.config import load_policy
+    from ragguard.gitrepo import Repo
+    from ragguard.runs.index import default_roots, load_runs
+
+    env = os.environ if env is None else env
+    repo = Repo.discover(cwd)
+    policy = load_policy(repo.root)
+    head_ref = head or repo.head_ref or "HEAD"
+    runs = load_runs(
+        default_roots(repo.root, policy.wandb.dirs),
+        cache_dir=repo.common_dir / "ragguard",
+        stale_after=policy.wandb.stale_after,
+    )
+    name = branch_name(repo, head_ref)
+    filled = head_doc_filled(repo, policy, name, resolve_commit(repo, head_ref))
+    source = "local run folders" if runs else "local run folders (none found)"
+    verdict = gate(
+        repo,
+        policy,
+        runs,
+        head_ref=head_ref,
+        target=target,
+        doc_filled=filled,
+        source=source,
+    )
+    _write_markdown(verdict, markdown, env.get("GITHUB_STEP_SUMMARY"))
+    text = (
+        json.dumps(verdict.to_json(), indent=2)
+        if as_json
+        else "\n".join(render_text(verdict))
+    )
+    return (0 if verdict.passed else 1), text
+
+
+def _write_markdown(verdict: Verdict, path: Path | None, summary: str | None) -> None:
+    if path is None and not summary:
+        return
+    text = render_markdown(verdict)
+    if path is not None:
+        path.write_text(text, encoding="utf-8")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as out:
+            out.write(text)
+
+
 # --- rendering --------------------------------------------------------------
 
 
@@ -274,7 +356,7 @@ def render_text(verdict: Verdict) -> list[str]:
         if side.run is not None:
             lines.append(f"  {label:9} {_run_line(side)}")
     if verdict.delta is not None:
-        lines.append(f"  delta     {_signed(verdict.delta)}")
+        lines.append(f"  delta     {fmt_delta(verdict.delta)}")
     if verdict.fix:
         lines.append(f"  fix: {verdict.fix}")
     lines.append(f"  runs read from {verdict.source}")
@@ -298,10 +380,10 @@ def render_markdown(verdict: Verdict) -> str:
         for label, side in (("candidate", verdict.head), ("baseline", verdict.target)):
             out.append(
                 f"| {label} | `{_md(side.ref)}` | {_md_run(side.run)} |"
-                f" {_num(side.value) if side.value is not None else '—'} |"
+                f" {fmt_number(side.value) if side.value is not None else '—'} |"
             )
         if verdict.delta is not None:
-            out.append(f"| delta | | | {_signed(verdict.delta)} |")
+            out.append(f"| delta | | | {fmt_delta(verdict.delta)} |")
         out.append("")
     if verdict.fix:
         out += [f"Fix: `{verdict.fix}`", ""]
@@ -312,7 +394,7 @@ def render_markdown(verdict: Verdict) -> str:
 def _run_line(side: Side) -> str:
     assert side.run is not None
     url = side.run.url()
-    value = _num(side.value) if side.value is not None else "-"
+    value = fmt_number(side.value) if side.value is not None else "-"
     name = f" ({side.run.name})" if side.run.name else ""
     return f"{side.run.id}{name} on {side.ref}: {value}" + (f"  {url}" if url else "")
 
@@ -347,9 +429,9 @@ def _keys(runs: Iterable[Run]) -> str:
     return ", ".join(keys[:8]) + (", ..." if len(keys) > 8 else "") or "nothing"
 
 
-def _num(value: float) -> str:
+def fmt_number(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _signed(value: float) -> str:
+def fmt_delta(value: float) -> str:
     return f"{value:+.4g}"

@@ -79,6 +79,17 @@ def _repo_env() -> dict[str, str]:
     return env
 
 
+# What `git rev-parse --git-path` names while an operation is under way.
+OPERATIONS = (
+    "rebase-merge",
+    "rebase-apply",
+    "MERGE_HEAD",
+    "CHERRY_PICK_HEAD",
+    "REVERT_HEAD",
+    "BISECT_LOG",
+)
+
+
 class GitError(EnvironmentProblem):
     """A git command that had to work failed."""
 
@@ -114,6 +125,7 @@ class Repo:
         self.object_format = object_format
         self.shallow = shallow
         self._env = _repo_env()
+        self._operation_paths: list[Path] | None = None
 
     def __repr__(self) -> str:
         return f"Repo({str(self.root)!r})"
@@ -121,7 +133,7 @@ class Repo:
     @classmethod
     def discover(cls, cwd: Path | None = None) -> Repo:
         """The repository containing ``cwd`` (default: the current directory)."""
-        args = (
+        args = [
             "rev-parse",
             "--path-format=absolute",
             "--show-toplevel",
@@ -129,7 +141,9 @@ class Repo:
             "--git-common-dir",
             "--show-object-format",
             "--is-shallow-repository",
-        )
+        ]
+        for name in OPERATIONS:  # asked now: it costs no extra process
+            args += ["--git-path", name]
         result = _run(args, cwd=cwd, env=_repo_env())
         if result.returncode != 0:
             where = cwd or Path.cwd()
@@ -137,8 +151,13 @@ class Repo:
                 f"{where} is not inside a git work tree; run ragguard in a "
                 "clone of the repository."
             )
-        root, git_dir, common, fmt, shallow = result.stdout.split("\n")[:5]
-        return cls(Path(root), Path(git_dir), Path(common), fmt, shallow == "true")
+        lines = result.stdout.split("\n")
+        root, git_dir, common, fmt, shallow = lines[:5]
+        repo = cls(Path(root), Path(git_dir), Path(common), fmt, shallow == "true")
+        ops = lines[5 : 5 + len(OPERATIONS)]
+        if len(ops) == len(OPERATIONS):
+            repo._operation_paths = [Path(line) for line in ops]
+        return repo
 
     # --- running git ---------------------------------------------------------
 
@@ -232,10 +251,23 @@ class Repo:
 
     def primary_remote(self) -> str | None:
         """``origin`` when it exists, else the only remote, else ``None``."""
+        if any(name.startswith(f"{REMOTES}origin/") for name in self.refs):
+            return "origin"  # known from the refs, without asking `git remote`
         names = self.remotes
         if "origin" in names or not names:
             return "origin" if names else None
         return names[0] if len(names) == 1 else None
+
+    def remote_for_url(self, url: str) -> str | None:
+        """The configured remote whose URL is ``url`` (a push to a URL)."""
+        result = self.git(
+            "config", "-z", "--get-regexp", r"^remote\..*\.url$", check=False
+        )
+        for entry in result.stdout.split("\0"):
+            key, _, value = entry.partition("\n")
+            if value == url and key.startswith("remote.") and key.endswith(".url"):
+                return key[len("remote.") : -len(".url")]
+        return None
 
     def config_get(self, key: str) -> str | None:
         result = self.git("config", "--get", "--", key, check=False)
@@ -357,7 +389,8 @@ class Repo:
 
     def staged_paths(self) -> list[str]:
         """Paths added or changed in the index (deletions are not additions)."""
-        if self.head_oid is None:
+        born = self.head_ref is None or self.head_ref in self.refs
+        if not born:
             # Before the first commit everything in the index is being added.
             return self.git_z("ls-files", "-z", "--cached")
         return self.git_z(
@@ -373,15 +406,8 @@ class Repo:
 
     def operation_in_progress(self) -> str | None:
         """The name of a rebase, merge, cherry-pick, revert or bisect under way."""
-        names = (
-            "rebase-merge",
-            "rebase-apply",
-            "MERGE_HEAD",
-            "CHERRY_PICK_HEAD",
-            "REVERT_HEAD",
-            "BISECT_LOG",
-        )
-        for name, path in zip(names, self.git_paths(names), strict=True):
+        paths = self._operation_paths or self.git_paths(OPERATIONS)
+        for name, path in zip(OPERATIONS, paths, strict=True):
             if path.exists():
                 return name
         return None

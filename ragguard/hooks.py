@@ -40,7 +40,7 @@ from ragguard.render import (
     skipped_line,
     use_colour,
 )
-from ragguard.runs.model import Run
+from ragguard.runs.model import STATES, Run
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,12 @@ class Hook:
 
     def print(self, lines: Iterable[str]) -> None:
         for line in lines:
-            self.out.write(line + "\n")
+            try:
+                self.out.write(line + "\n")
+            except UnicodeEncodeError:  # a terminal that cannot show a name
+                encoding = getattr(self.out, "encoding", None) or "ascii"
+                safe = line.encode(encoding, "backslashreplace").decode(encoding)
+                self.out.write(safe + "\n")
         self.out.flush()
 
 
@@ -121,16 +126,43 @@ def run_hook(
     if stage not in STAGES:
         known = ", ".join(STAGES)
         raise BadInputError(f"unknown hook stage {stage!r}; expected one of: {known}.")
-    if stage in ("pre-merge-commit", "post-merge"):
-        return int(Exit.OK)  # the merge gate and post-merge validation come later
+    out = out or sys.stdout
+    if stage in _AFTER_THE_FACT:
+        return _never_failing(stage, argv, out, env, cwd)
+    text = stdin if isinstance(stdin, str) else _read(stdin)
+    hook = _hook(stage, out, env, cwd)
+    return _STAGE_RUNNERS[stage](hook, list(argv), text)
+
+
+def _hook(
+    stage: str, out: TextIO, env: Mapping[str, str] | None, cwd: Path | None
+) -> Hook:
     env = os.environ if env is None else env
     repo = Repo.discover(cwd)
-    hook = Hook(
-        stage, repo, load_policy(repo.root), skip_from_env(env), out or sys.stdout, env
-    )
+    hook = Hook(stage, repo, load_policy(repo.root), skip_from_env(env), out, env)
     _warn_unknown_skips(hook)
-    text = stdin if isinstance(stdin, str) else _read(stdin)
-    return _STAGE_RUNNERS[stage](hook, list(argv), text)
+    return hook
+
+
+def _never_failing(
+    stage: str,
+    argv: Sequence[str],
+    out: TextIO,
+    env: Mapping[str, str] | None,
+    cwd: Path | None,
+) -> int:
+    """post-checkout and post-merge cannot undo what git did: report what can
+    be reported and exit 0 whatever happens (a bad policy file included)."""
+    from ragguard.errors import RagguardError
+
+    try:
+        _AFTER_THE_FACT[stage](_hook(stage, out, env, cwd), list(argv))
+    except RagguardError as error:
+        out.write(f"ragguard {stage}: {error.message}\n")
+    except Exception as error:
+        log.debug("%s failed", stage, exc_info=True)
+        out.write(f"ragguard {stage}: could not report ({error})\n")
+    return int(Exit.OK)
 
 
 def _read(stream: TextIO | None) -> str:
@@ -332,6 +364,8 @@ def _pre_push(hook: Hook, argv: list[str], stdin: str) -> int:
     if not refs and env.get("PRE_COMMIT_REMOTE_BRANCH"):
         refs = refs_from_pre_commit(hook.repo, env)
     remote = remote_name if remote_name in hook.repo.remotes else None
+    if remote is None and remote_name:
+        remote = hook.repo.remote_for_url(remote_name)
     findings: list[Finding] = []
     checked = [ref for ref in refs if _wanted(hook, ref)]
     if not hook.enabled() or not checked:
@@ -395,10 +429,50 @@ def _push_context(
     )
     if is_tag:
         runs = [run for run in runs if run.commit in new]
+    if "run-metadata" in enabled:
+        runs = _read_fully_if_missing(hook, runs)
     ctx = replace(ctx, runs=tuple(runs))
+    if branch and "merge-gate" in enabled:
+        from ragguard.mergehooks import push_gate
+
+        ctx = push_gate(hook, ctx, _remote_tip(repo, remote, branch, remote_oid))
     if "run-commit" in enabled:
         ctx = _lost_commits(hook, ctx, ref.local_oid, remote)
     return ctx
+
+
+def _remote_tip(
+    repo: Repo, remote: str | None, branch: str, remote_oid: str | None
+) -> str | None:
+    """What the remote's ``branch`` points at before this push."""
+    if remote_oid and repo.existing_commits([remote_oid]):
+        return remote_oid
+    ref = repo.refs.get(f"{REMOTES}{remote}/{branch}") if remote else None
+    return ref.oid if ref else None
+
+
+def _read_fully_if_missing(hook: Hook, runs: Sequence[Run]) -> list[Run]:
+    """Runs read the fast way (head and tail of the log) may miss config set
+    mid-run: read those that look incomplete once more, in full, before
+    blocking on them."""
+    from ragguard.checks.run_metadata import is_missing
+
+    suspects = [r for r in runs if r.partial and is_missing(r, hook.policy)]
+    if not suspects:
+        return list(runs)
+    import time
+
+    from ragguard.runs.folder import read_segment
+    from ragguard.runs.index import group
+
+    segments = [
+        read_segment(path, deep=True)
+        for run in suspects
+        for path in (run.segments or (run.path,))
+    ]
+    now, stale = time.time(), hook.policy.wandb.stale_after
+    full = {run.id: run for run in group(segments, now=now, stale_after=stale)}
+    return [full.get(run.id, run) for run in runs]
 
 
 def _lost_commits(
@@ -447,15 +521,6 @@ def _orphans_of(
 # --- post-checkout ----------------------------------------------------------------
 
 
-def _post_checkout(hook: Hook, argv: list[str], stdin: str) -> int:
-    try:
-        _report_checkout(hook, argv)
-    except Exception as error:  # never in the way of a checkout
-        log.debug("post-checkout failed", exc_info=True)
-        hook.print([f"ragguard post-checkout: could not report ({error})"])
-    return int(Exit.OK)
-
-
 def _report_checkout(hook: Hook, argv: list[str]) -> None:
     env = hook.env
     if len(argv) < 3:
@@ -502,7 +567,9 @@ def left_context(hook: Hook, left: str, stage: str) -> Context:
 
 def _left_findings(hook: Hook, left: str) -> list[Finding]:
     ctx = left_context(hook, left, hook.stage)
-    return run_checks(hook.stage, ctx, hook.skip.checks)
+    found = run_checks(hook.stage, ctx, hook.skip.checks)
+    # What the branch owes as a whole first, then its runs.
+    return sorted(found, key=lambda f: f.check != "left-behind")
 
 
 def left_facts(repo: Repo, policy: Policy, branch: str) -> LeftFacts:
@@ -565,7 +632,7 @@ def _runs_words(runs: Sequence[Run]) -> str:
     states: dict[str, int] = {}
     for run in runs:
         states[run.state] = states.get(run.state, 0) + 1
-    said = ", ".join(f"{n} {state}" for state, n in states.items())
+    said = ", ".join(f"{states[s]} {s}" for s in STATES if s in states)
     unsynced = sum(run.sync != "synced" for run in runs)
     sync = f", {unsynced} not synced" if unsynced else ", all synced"
     noun = "run" if len(runs) == 1 else "runs"
@@ -593,11 +660,27 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _pre_merge_commit(hook: Hook, argv: list[str], stdin: str) -> int:
+    from ragguard.mergehooks import pre_merge_commit
+
+    return pre_merge_commit(hook, argv, stdin)
+
+
+def _post_merge(hook: Hook, argv: list[str]) -> None:
+    from ragguard.mergehooks import post_merge
+
+    post_merge(hook, argv, "")
+
+
 _STAGE_RUNNERS: dict[str, Callable[[Hook, list[str], str], int]] = {
     "pre-commit": _pre_commit,
     "commit-msg": _commit_msg,
     "pre-push": _pre_push,
-    "post-checkout": _post_checkout,
+    "pre-merge-commit": _pre_merge_commit,
+}
+_AFTER_THE_FACT: dict[str, Callable[[Hook, list[str]], None]] = {
+    "post-checkout": _report_checkout,
+    "post-merge": _post_merge,
 }
 
 

@@ -3,10 +3,10 @@
 One ``wandb sync`` call per run folder, never a batch: a single header-only
 log in a batch makes ``wandb sync`` stop with an EOF error, upload nothing and
 still exit 0. Running and empty runs are skipped with the reason. ``wandb
-sync``'s exit status alone proves little (it is 0 when not logged in, too), so
-a folder counts as synced only when the command exited 0, said it finished,
-reported no error and left wandb's ``.wandb.synced`` marker. Nothing is ever
-deleted.
+sync``'s exit status alone proves little (wandb 0.31 also exits 0 after
+printing "Not authenticated."), so a folder counts as synced only when the
+command exited 0, said it finished, reported no error and left wandb's
+``.wandb.synced`` marker. Nothing is ever deleted.
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ class Planned:
 
     @property
     def size(self) -> int:
+        if not self.folders:
+            return self.run.size_bytes
         return sum(_log_size(folder) for folder in self.folders)
 
 
@@ -337,7 +339,11 @@ def _choose(
     from ragguard.selection import runs_of_branch
 
     roots = default_roots(repo.root, policy.wandb.dirs)
-    runs = load_runs(roots, stale_after=policy.wandb.stale_after)
+    runs = load_runs(
+        roots,
+        cache_dir=repo.common_dir / "ragguard",  # the cache the hooks keep warm
+        stale_after=policy.wandb.stale_after,
+    )
     if names:
         return plan(select_named(runs, names), explicit=True), "the named runs"
     if all_runs:

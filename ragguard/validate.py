@@ -156,3 +156,20 @@ def print_report(validation: Validation) -> None:
     for line in report_lines(validation):
         print(line, file=stream)
     stream.flush()
+
+
+def validate_command(cwd: Path | None = None) -> int:
+    """``ragguard validate``: run and record the validation for HEAD by hand."""
+    from ragguard.config import load_policy
+    from ragguard.gitrepo import Repo, clean_env
+
+    repo = Repo.discover(cwd)
+    policy = load_policy(repo.root)
+    if policy.post_merge.validate is None:
+        raise BadInputError(
+            "no validation to run: set post_merge.validate in .ragguard.yaml."
+        )
+    result = run_validation(policy, repo.root, repo.head_oid, clean_env())
+    save(repo.git_dir, result)
+    print_report(result)
+    return 0 if result.ok else 1

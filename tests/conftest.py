@@ -41,7 +41,7 @@ def isolated_env(home: Path) -> dict[str, str]:
             "[user]\n\tname = Test User\n\temail = test@example.com\n"
             "[init]\n\tdefaultBranch = main\n"
             "[advice]\n\tdetachedHead = false\n"
-            "[protocol \"file\"]\n\tallow = always\n"
+            '[protocol "file"]\n\tallow = always\n'
         )
     env.update(
         HOME=str(home),
@@ -66,7 +66,9 @@ def isolated_env(home: Path) -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def _isolate(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _isolate(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     home = tmp_path_factory.mktemp("home")
     env = isolated_env(home)
     for key in list(os.environ):
@@ -78,10 +80,17 @@ def _isolate(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     wandbgen.kill_running()
 
 
-def git(cwd: Path, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+def git(
+    cwd: Path, *args: str, check: bool = True, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run real git in ``cwd`` and return the completed process."""
     return subprocess.run(
-        ["git", *args], cwd=cwd, check=check, capture_output=True, text=True, input=input
+        ["git", *args],
+        cwd=cwd,
+        check=check,
+        capture_output=True,
+        text=True,
+        input=input,
     )
 
 
@@ -131,6 +140,18 @@ def rag_template(tmp_path_factory: pytest.TempPathFactory) -> object:
     return make_template(base / "repos", env)
 
 
+@pytest.fixture(params=["direct", "pre-commit"])
+def clone(
+    request: pytest.FixtureRequest, rag_template: object, tmp_path: Path
+) -> object:
+    """A newcomer's clone after ``ragguard init``, hooks installed directly or
+    through the pre-commit framework (an ``e2e_support.Clone``)."""
+    from e2e_support import Template, set_up
+
+    assert isinstance(rag_template, Template)
+    return set_up(request, rag_template, tmp_path / "repos", request.param)
+
+
 # --- real W&B runs, written once per session (ragguard.runs' tests and others) --
 
 
@@ -143,14 +164,3 @@ def sample_runs(tmp_path_factory: pytest.TempPathFactory) -> wandbgen.SampleRuns
     copy a folder before changing it."""
     base = tmp_path_factory.mktemp("sample-runs")
     return wandbgen.make_sample_runs(base, isolated_env(base / "home"))
-
-
-@pytest.fixture(params=["direct", "pre-commit"])
-def clone(
-    request: pytest.FixtureRequest, rag_template: object, tmp_path: Path
-) -> object:
-    """A newcomer's clone after ``ragguard init``, hooks installed directly or
-    through the pre-commit framework (an ``e2e_support.Clone``)."""
-    from e2e_support import set_up
-
-    return set_up(request, rag_template, tmp_path / "repos", request.param)  # type: ignore[arg-type]

@@ -22,14 +22,6 @@ from pathlib import Path
 import pytest
 
 CHECKOUT = Path(__file__).resolve().parent.parent
-HOOK_IDS = (
-    "pre-commit",
-    "commit-msg",
-    "pre-push",
-    "post-checkout",
-    "pre-merge-commit",
-    "post-merge",
-)
 _NEVER_COPIED = shutil.ignore_patterns(
     "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "*.egg-info"
 )
@@ -86,11 +78,6 @@ class PreCommitSource:
     rev: str
     home: Path
     seconds_to_build: float
-
-
-def pre_commit(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the pre-commit framework installed beside the test interpreter."""
-    return run(cwd, sys.executable, "-m", "pre_commit", *args, env=os.environ)
 
 
 def warm_pre_commit(base: Path, env: Mapping[str, str]) -> PreCommitSource:

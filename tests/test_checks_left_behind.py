@@ -36,8 +36,7 @@ def test_changes_carried_along() -> None:
     )
     [f] = verdict(left)
     assert (
-        f.message
-        == "4 uncommitted changes came along to this branch "
+        f.message == "4 uncommitted changes came along to this branch "
         "(a.py, b.py, c.py and 1 more)"
     )
     assert f.fix == "git switch exp/a && git add -A && git commit"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -160,6 +161,15 @@ def test_fill_doc_turns_the_template_into_a_filled_doc() -> None:
     assert play.GOAL in filled.split("## Goal", 1)[1].split("##", 1)[0]
 
 
+def test_demo_policy_is_valid_and_ranks_runs_by_the_experiments_metric() -> None:
+    from ragguard.config import parse_policy
+
+    policy = parse_policy(play.POLICY)
+    assert policy.report.metric == experiment.METRIC
+    tags = experiment.CONFIGS[0].tags()
+    assert all(any(fnmatch(t, p) for t in tags) for p in policy.runs.require_tags)
+
+
 def test_demo_env_drops_git_hook_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GIT_DIR", "/somewhere/.git")
     monkeypatch.setenv("GIT_INDEX_FILE", "/somewhere/.git/index")
@@ -179,6 +189,17 @@ def test_demo_refuses_a_folder_that_is_not_empty(
     assert main(["demo", str(tmp_path), "--keep-going"]) == Exit.BAD_INPUT
     assert "not an empty folder" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_demo_says_how_to_install_its_extras_when_they_are_missing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(play, "DEMO_MODULES", ("no_such_module_for_the_demo",))
+    assert main(["demo", str(tmp_path / "d"), "--keep-going"]) == Exit.ENVIRONMENT
+    assert "pip install 'ragguard[demo]'" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
 
 
 def _fake_steps(
@@ -268,3 +289,8 @@ def test_demo_leaves_its_project_for_the_user(
     assert (work / ".git" / "hooks" / "pre-push").exists()
     assert len(list((work / "wandb").glob("offline-run-*"))) == 6
     assert (work.parent / "origin.git").is_dir()
+
+
+def test_demo_finishes_within_a_minute(transcript: tuple[int, str, float]) -> None:
+    _, _, seconds = transcript
+    assert seconds < 60  # about 6 s on a laptop; the margin is for a busy CI

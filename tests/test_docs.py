@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import wandbgen
-from conftest import git, isolated_env
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import wandbgen
+from conftest import git, isolated_env
 from ragguard.cli import main
 from ragguard.config import DEFAULT_POLICY
 from ragguard.docs import (
@@ -25,9 +25,11 @@ from ragguard.docs import (
     doc_is_filled,
     doc_path,
     render_doc,
+    replace_block,
     template_text,
 )
 from ragguard.errors import BadInputError, Exit
+from ragguard.runs.model import Run
 
 GOLDEN = Path(__file__).parent / "golden"
 DOC = Path("docs/branches/exp/bm25.md")
@@ -153,6 +155,24 @@ def test_a_goal_line_fills_the_template() -> None:
 def test_placeholders_do_not_fill_the_goal(goal: str) -> None:
     text = f"# Branch x\n\n## Goal\n\n{goal}\n\n## Decision\n\nMerge it.\n"
     assert not doc_is_filled(text)
+
+
+def test_run_names_cannot_break_the_markers_or_the_table() -> None:
+    run = Run(
+        id="abc",
+        path="/x",
+        mode="offline",
+        state="finished",
+        sync="synced",
+        name=f"evil {END} | <b>",
+        tags=("a|b",),
+    )
+    text = replace_block(f"{BEGIN}\n{END}\n", [run], DEFAULT_POLICY, where="doc")
+    assert text.count(END) == 1 and text.count(BEGIN) == 1
+    row = next(line for line in text.splitlines() if "abc" in line)
+    assert row.count(" | ") == 4  # five cells: the pipes in them are escaped
+    assert "&lt;b>" in row
+    assert replace_block(text, [run], DEFAULT_POLICY, where="doc") == text
 
 
 def test_the_generated_block_does_not_fill_a_doc() -> None:

@@ -63,12 +63,7 @@ def test_a_rebase_is_quiet_and_leaves_runs_and_config_alone(
     commit_setup(clone)
     document(clone, "exp/bm25")
     mark_synced(clone.run_folder)
-    teammate = tmp_path / "teammate"
-    run(tmp_path, "git", "clone", "-q", str(clone.origin), str(teammate))
-    (teammate / "README.md").write_text("# RAG experiments\n\nSee docs/.\n")
-    run(teammate, "git", "commit", "-q", "-am", "Point readers at the docs folder")
-    assert run(teammate, "git", "push", "-q", "origin", "main").returncode == 0
-    clone.git("fetch", "-q", "origin")
+    _teammate_pushes_to_main(clone, tmp_path)
     before = snapshot(clone.work)
 
     rebased = clone.git("rebase", "origin/main")
@@ -135,3 +130,33 @@ def test_a_non_editable_install_pins_its_own_interpreter(
 
     assert blocked.code != 0
     assert "[staged-runs]" in blocked.text
+
+
+def _teammate_pushes_to_main(clone: Clone, tmp_path: Path) -> None:
+    teammate = tmp_path / "teammate"
+    run(tmp_path, "git", "clone", "-q", str(clone.origin), str(teammate))
+    (teammate / "README.md").write_text("# RAG experiments\n\nSee docs/.\n")
+    run(teammate, "git", "commit", "-q", "-am", "Point readers at the docs folder")
+    assert run(teammate, "git", "push", "-q", "origin", "main").returncode == 0
+    clone.git("fetch", "-q", "origin")
+
+
+def test_a_merge_runs_both_merge_hooks_and_changes_nothing_else(
+    clone: Clone, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commit_setup(clone)
+    _teammate_pushes_to_main(clone, tmp_path)
+    before = snapshot(clone.work)
+    monkeypatch.setenv("GIT_TRACE", "1")  # names every hook git runs
+
+    merged = clone.git(
+        "merge", "--no-ff", "-m", "Merge main's docs pointer", "origin/main"
+    )
+
+    assert merged.code == 0, merged.text
+    for hook in ("pre-merge-commit", "post-merge"):
+        assert f"hooks/{hook}" in merged.text
+    after = snapshot(clone.work)
+    assert after["runs"] == before["runs"]
+    assert after["config"] == before["config"]
+    assert after["hooks"] == before["hooks"]

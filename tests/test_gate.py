@@ -30,7 +30,9 @@ def run(rid: str, value: float | None, **kw: object) -> Run:
 POLICY = MergePolicy(metric=METRIC, threshold=0.5)
 
 
-def judge(head: list[Run], target: list[Run], merge: MergePolicy = POLICY, **kw: object):
+def judge(
+    head: list[Run], target: list[Run], merge: MergePolicy = POLICY, **kw: object
+):
     return decide(head, target, merge, head="exp/bm25", target="main", **kw)  # type: ignore[arg-type]
 
 
@@ -128,7 +130,11 @@ def test_no_metric_in_policy_passes_and_says_so() -> None:
 
 
 def test_non_numeric_and_nan_values_are_ignored() -> None:
-    runs = [run("a", float("nan")), run("b", None, summary={METRIC: "high"}), run("c", 0.6)]
+    runs = [
+        run("a", float("nan")),
+        run("b", None, summary={METRIC: "high"}),
+        run("c", 0.6),
+    ]
     best, value = best_run(runs, METRIC, "max")
     assert best is not None and best.id == "c" and value == 0.6
 
@@ -140,6 +146,9 @@ def test_renderings_name_both_runs_numbers_and_delta() -> None:
     assert "cand" in text and "base" in text and "+0.1" in text
     assert "https://wandb.ai/team/rag/runs/cand" in text
     markdown = render_markdown(verdict)
-    assert "| candidate | `exp/bm25` | [`cand`](https://wandb.ai/team/rag/runs/cand) | 0.9 |" in markdown
+    assert (
+        "| candidate | `exp/bm25` | [`cand`](https://wandb.ai/team/rag/runs/cand)"
+        " | 0.9 |" in markdown
+    )
     assert "| delta | | | +0.1 |" in markdown
     assert verdict.to_json()["head"]["run"] == "cand"

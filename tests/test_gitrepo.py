@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import git
 
+from conftest import git
 from ragguard.config import BranchesPolicy, Policy
 from ragguard.errors import NotARepoError
 from ragguard.gitrepo import HOOK_ENV_VARS, Repo, clean_env
@@ -257,3 +257,9 @@ def test_clean_env_drops_hook_variables() -> None:
     base = {name: "x" for name in HOOK_ENV_VARS}
     base.update(PATH="/bin", GIT_CONFIG_KEY_0="a", GIT_CONFIG_VALUE_0="b", HOME="/h")
     assert clean_env(base) == {"PATH": "/bin", "HOME": "/h"}
+
+
+def test_remote_for_url(repo: Path, tmp_path: Path) -> None:
+    found = Repo.discover(repo)
+    assert found.remote_for_url(str(tmp_path / "origin.git")) == "origin"
+    assert found.remote_for_url("https://example.com/x.git") is None

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import git
 from e2e_support import copy_checkout
 
+from conftest import git
 from ragguard.cli import main
 from ragguard.errors import EnvironmentProblem, RagguardError
 from ragguard.install import (
@@ -396,3 +396,18 @@ def test_the_cli_offers_every_hook_type() -> None:
     from ragguard import cli
 
     assert cli._HOOK_TYPES == HOOK_TYPES
+
+
+def test_says_when_the_chained_hook_is_the_pre_commit_frameworks(repo: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+
+    (change,) = install(repo, ["pre-commit"])
+
+    assert "pre-commit's" in change.note
+    assert (_hooks(repo) / ("pre-commit" + CHAINED_SUFFIX)).exists()

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import wandbgen
-from ragguard.runs.logfile import read_log
 from test_runs_corpus import CORPUS
+
+from ragguard.runs.logfile import read_log
 
 BLOCK = 32768
 
@@ -154,9 +154,10 @@ def test_sample_logs(sample_runs: wandbgen.SampleRuns):
 def test_fast_path_on_a_long_real_log(sample_runs: wandbgen.SampleRuns):
     """A real log made long by repeating its history records: the fast path
     reads head and tail only and still agrees on every tail fact."""
-    data = (sample_runs.folders["finished"] / next(
-        p.name for p in sample_runs.folders["finished"].glob("*.wandb")
-    )).read_bytes()
+    data = (
+        sample_runs.folders["finished"]
+        / next(p.name for p in sample_runs.folders["finished"].glob("*.wandb"))
+    ).read_bytes()
     long_log = _lengthen(data, 3 << 20)
     result = read_log(io.BytesIO(long_log), len(long_log))
     assert result.partial and not result.damage
@@ -166,7 +167,9 @@ def test_fast_path_on_a_long_real_log(sample_runs: wandbgen.SampleRuns):
 def _lengthen(data: bytes, size: int) -> bytes:
     """Re-chunk ``data``'s records with extra history records in the middle."""
     records = [r.SerializeToString() for r in proto_records(data)]
-    history = next(r for r in proto_records(data) if r.WhichOneof("record_type") == "history")
+    history = next(
+        r for r in proto_records(data) if r.WhichOneof("record_type") == "history"
+    )
     filler = [history.SerializeToString()] * (size // 120)
     return write_log(records[:4] + filler + records[4:])
 

@@ -8,11 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_runs_crosscheck import proto_records, write_log
 
 import wandbgen
 from ragguard.runs.index import find_run_folders, load_runs
 from ragguard.runs.logfile import BLOCK, read_log
-from test_runs_crosscheck import proto_records, write_log
 
 
 @pytest.fixture
@@ -67,13 +67,23 @@ def test_checksum_mismatch_in_the_middle_is_reported(sample_runs, wandb_dir):
 def test_damaged_run_record_is_unreadable(sample_runs, wandb_dir):
     folder = _copy(sample_runs, "finished", wandb_dir)
     data = bytearray(_log(folder).read_bytes())
-    data[7 + 7 + 100] ^= 0xFF  # inside the header record: no run record after it
-    data[7 : 7 + 200] = bytes(200)
+    run_at = 7 + 7 + data[11]  # the header record's chunk, then the run record's
+    data[run_at + 20] ^= 0xFF
     _log(folder).write_bytes(bytes(data))
     run = _only_run(wandb_dir)
-    assert run.state in ("unreadable", "finished")
-    if run.state == "unreadable":
-        assert run.reason.startswith("no run record")
+    assert run.state == "unreadable"
+    assert run.reason == f"no run record: checksum mismatch at offset {run_at}"
+
+
+def test_zeroed_log_is_unreadable(sample_runs, wandb_dir):
+    folder = _copy(sample_runs, "finished", wandb_dir)
+    data = bytearray(_log(folder).read_bytes())
+    data[7:] = bytes(len(data) - 8) + b"x"
+    _log(folder).write_bytes(bytes(data))
+    run = _only_run(wandb_dir)
+    assert (run.state, run.reason) == (
+        "unreadable", "no record decodes: zeroed bytes at offset 7",
+    )  # fmt: skip
 
 
 def test_truncated_log_is_crashed_with_the_reason(sample_runs, wandb_dir):
@@ -88,15 +98,15 @@ def test_truncated_log_is_crashed_with_the_reason(sample_runs, wandb_dir):
 def test_truncated_inside_a_multi_block_record(sample_runs):
     data = _log(sample_runs.folders["finished"]).read_bytes()
     records = [r.SerializeToString() for r in proto_records(data)]
-    big = write_log(records[:3] + [records[1] + b"\0" * 0] * 0 + records[3:])
-    assert read_log(io.BytesIO(big), len(big)).damage == []
-    huge_config = records[1] + b"\x22" + b"\x00"  # an extra empty field
-    long_log = write_log([records[0], huge_config * 1, b"\x0a" * 0 + records[2]])
-    cut = write_log([records[0], records[1]] + [records[1] * 1] * 2000)
-    cut = cut[: BLOCK * 3 + 100]
+    big_config = records[1] + b"\x2a" + bytes([0x80, 0x80, 0x04]) + b"x" * 65536
+    log = write_log(records[:2] + [big_config])  # one record over three blocks
+    assert read_log(io.BytesIO(log), len(log), deep=True).damage == []
+    cut = log[: 2 * BLOCK + 100]
     result = read_log(io.BytesIO(cut), len(cut), deep=True)
-    assert result.truncated or result.damage
-    assert read_log(io.BytesIO(long_log), len(long_log)).facts.run_seen
+    assert result.truncated
+    begun = len(write_log(records[:2]))
+    assert result.damage == [f"log ends inside a record at offset {begun}"]
+    assert result.facts.run_seen
 
 
 def test_header_only_log_is_empty(sample_runs, wandb_dir):
@@ -202,8 +212,10 @@ def test_names_that_are_not_utf8(sample_runs, wandb_dir):
     source = sample_runs.folders["finished"]
     target = os.path.join(os.fsencode(wandb_dir), b"run-20250101_000000-\xff\xfeid")
     shutil.copytree(os.fsencode(source), target, symlinks=True)
-    (run,) = load_runs([wandb_dir])
+    cache_dir = wandb_dir.parent / "cache"
+    (run,) = load_runs([wandb_dir], cache_dir=cache_dir)
     assert run.state == "finished"
+    assert load_runs([wandb_dir], cache_dir=cache_dir) == [run]  # from the cache
     import json
 
     from ragguard.runs.index import run_to_json

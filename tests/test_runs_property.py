@@ -13,15 +13,15 @@ import time
 from pathlib import Path
 
 import pytest
+import wandbgen
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_runs_corpus import CORPUS
 
-import wandbgen
 from ragguard.runs.folder import read_segment
 from ragguard.runs.index import judge_state, load_runs
 from ragguard.runs.logfile import read_log
 from ragguard.runs.model import STATES
-from test_runs_corpus import CORPUS
 
 # Corpus logs with several blocks and multi-block records, when present.
 _CORPUS_SEEDS = (
@@ -72,9 +72,7 @@ def mutate(data: bytes, other: bytes, steps: list[tuple[str, float, int]]) -> by
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-@given(
-    pick=st.integers(0, 10**6), other=st.integers(0, 10**6), steps=_mutations()
-)
+@given(pick=st.integers(0, 10**6), other=st.integers(0, 10**6), steps=_mutations())
 def test_damaged_logs_read_without_raising(seeds, pick, other, steps):
     data = mutate(seeds[pick % len(seeds)], seeds[other % len(seeds)], steps)
     for deep in (False, True):

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 import wandbgen
+
 from ragguard.cli import main
 from ragguard.runs.index import default_roots, load_runs, run_to_json
 from ragguard.runs.model import Run
@@ -116,7 +116,9 @@ def test_synced_marker_makes_an_offline_run_synced(indexed):
 def test_resumed_run_is_synced_only_when_every_segment_is(sample_runs, tmp_path):
     wandb_dir = tmp_path / "wandb"
     for name in ("resumed-first", "resumed"):
-        shutil.copytree(sample_runs.folders[name], wandb_dir / sample_runs.folders[name].name)
+        shutil.copytree(
+            sample_runs.folders[name], wandb_dir / sample_runs.folders[name].name
+        )
     newest = wandb_dir / sample_runs.folders["resumed"].name
     (newest / "run-resumed01.wandb.synced").write_bytes(b"")
     (run,) = load_runs([wandb_dir])
@@ -150,7 +152,7 @@ def test_cli_json_has_the_documented_keys(sample_runs, capsys, monkeypatch):
     printed = json.loads(capsys.readouterr().out)
     assert {item["id"] for item in printed} >= {"resumed01"}
     for item in printed:
-        assert REQUIRED_KEYS <= item.keys()
+        assert item.keys() >= REQUIRED_KEYS
     assert len(printed) == len(sample_runs.folders) - 1  # resumed: two folders
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import git
 
 import ragguard.gitrepo
+from conftest import git
 from ragguard.config import DEFAULT_POLICY, Policy, WandbPolicy
 from ragguard.gitrepo import Repo
 from ragguard.runs.model import Run

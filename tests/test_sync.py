@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import wandb_server
+
 import wandbgen
 from conftest import git, isolated_env
-
 from ragguard.cli import main
 from ragguard.config import DEFAULT_POLICY
 from ragguard.errors import Exit
@@ -242,6 +242,9 @@ def test_a_named_run_is_synced_even_when_marked(
     _assert_uploaded(server, stamps, {"finished"})
     assert main(["sync", "nosuchrun"]) == Exit.BAD_INPUT
     assert "nosuchrun" in capfd.readouterr().err
+    (folder,) = (work / "wandb").glob("offline-run-*-killed01")
+    assert main(["sync", str(folder.relative_to(work))]) == 0
+    assert capfd.readouterr().out.splitlines() == ["killed01 synced", "1 synced"]
 
 
 def test_an_unreachable_server_fails_within_the_timeout(
@@ -258,10 +261,11 @@ def test_an_unreachable_server_fails_within_the_timeout(
 def test_not_logged_in_is_a_failure(
     work: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """wandb sync exits 0 when it has no credentials; ragguard does not."""
+    """No credentials: the run fails with wandb's own reason, key-free."""
     monkeypatch.delenv("WANDB_API_KEY")
     assert main(["sync", "--timeout", "60", "finished"]) == Exit.BLOCKED
-    assert "finished failed: " in capfd.readouterr().out
+    out = capfd.readouterr().out
+    assert "finished failed: " in out and "No API key configured" in out
     assert _markers(work) == set()
 
 

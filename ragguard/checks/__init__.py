@@ -32,6 +32,7 @@ CHECK_MODULES: Mapping[str, str] = {
     "run-metadata": "run_metadata",
     "run-commit": "run_commit",
     "left-behind": "left_behind",
+    "merge-gate": "merge_gate",
 }
 
 
@@ -89,6 +90,10 @@ class Context:
     lost_commits: Mapping[str, str] = field(default_factory=dict)
     orphans: tuple[Run, ...] = ()  # runs whose commit was amended or rebased away
     remote: str | None = None  # pre-push: the remote (or URL) pushed to
+    # merge-gate: the ref merged into ``branch`` (a protected branch) and the
+    # runs already on ``branch``; ``runs`` are then the merged ref's runs.
+    merge_head: str | None = None
+    target_runs: tuple[Run, ...] | None = None
     now: float = field(default_factory=time.time)
 
     def shown(self, path: str | Path) -> str:

@@ -7,6 +7,7 @@ from fnmatch import fnmatchcase
 
 from ragguard.checks import Context, Finding
 from ragguard.checks._runs import subject
+from ragguard.config import Policy
 from ragguard.runs.model import Run
 
 CHECK = "run-metadata"
@@ -25,6 +26,14 @@ def check(ctx: Context) -> list[Finding]:
         if tags or keys:
             findings.append(_finding(run, tags, keys))
     return findings
+
+
+def is_missing(run: Run, policy: Policy) -> bool:
+    """Whether ``run`` lacks a required tag pattern or config key."""
+    required = policy.runs
+    return any(not _has_tag(run, p) for p in required.require_tags) or any(
+        not run.has_config(k) for k in required.require_config
+    )
 
 
 def _has_tag(run: Run, pattern: str) -> bool:

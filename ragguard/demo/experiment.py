@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -137,10 +136,7 @@ def run_experiment(
     data = dataset if dataset is not None else build_dataset()
     results = []
     for config in configs:
-        started = time.perf_counter()
-        metrics = evaluate(config, data)
-        metrics["eval/seconds"] = round(time.perf_counter() - started, 3)
-        results.append(_logged(config, metrics, data, project))
+        results.append(_logged(config, evaluate(config, data), data, project))
     return results
 
 

@@ -14,6 +14,7 @@ papered over, and the command exits non-zero.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shlex
@@ -26,13 +27,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ragguard.errors import BadInputError
+from ragguard.errors import BadInputError, EnvironmentProblem
 
 BRANCH = "exp/bm25-k1"
 SECOND_BRANCH = "exp/tfidf-bigrams"
-PROJECT = "rag-demo"
 NAME = "RAG Demo"
 EMAIL = "demo@ragguard.invalid"
+DEMO_MODULES = ("rank_bm25", "sklearn", "wandb")  # the experiment's imports
 _SYNC_COMMAND = re.compile(r"wandb sync (\S+)")
 
 POLICY = """\
@@ -410,6 +411,18 @@ def _check_summary(
     return None
 
 
+def preflight() -> None:
+    """Refuse to start without git or the demo's extras, saying how to fix it."""
+    if shutil.which("git") is None:
+        raise EnvironmentProblem("ragguard demo needs git on PATH; install git")
+    missing = [name for name in DEMO_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise EnvironmentProblem(
+            f"ragguard demo needs {', '.join(missing)}: "
+            "pip install 'ragguard[demo]' (from a clone: pip install '.[demo]')"
+        )
+
+
 def resolve_root(directory: Path | None) -> Path:
     """The demo's folder: new, or existing and empty."""
     if directory is None:
@@ -432,6 +445,7 @@ def play(
     Without ``keep_going`` the demo stops at the first failing step, and calls
     ``pause`` between steps when one is given (the CLI gives one on a TTY).
     """
+    preflight()
     root = resolve_root(directory)
     demo = Demo(root, echo)
     echo(f"ragguard demo: a throwaway RAG project in {demo.play.work}")

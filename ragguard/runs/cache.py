@@ -1,53 +1,64 @@
-"""The run index's cache: one JSON file per set of roots, replaced atomically.
+"""The run index's cache: one file per set of roots, replaced atomically.
 
 Entries are keyed by run-folder path and are valid while the log's size and
 modification time are unchanged. Two hooks running at once each write a
 complete file with ``os.replace``; the last one wins and neither corrupts it.
 A cache that cannot be read or written is ignored: it only saves time.
+
+The format is :mod:`marshal` (plain dicts, lists, tuples, strings and numbers
+only): it loads five times faster than JSON, which matters on the warm path of
+every hook. Its format depends on the Python version, which is therefore part
+of the file name; the file is ragguard's own, under the repository's ``.git``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
+import marshal
 import os
-import tempfile
+import sys
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
-VERSION = 5  # bump when Segment's fields or meaning change
+VERSION = 9  # bump when Segment's fields or meaning change
+_PYTHON = f"py{sys.version_info[0]}{sys.version_info[1]}"
 
 
 def cache_file(cache_dir: Path, roots: Sequence[Path]) -> Path:
     """The file caching ``roots``; different root sets never prune each other."""
-    digest = hashlib.sha1("\0".join(sorted(map(str, roots))).encode()).hexdigest()
-    return cache_dir / f"runs-{digest[:16]}.json"
+    key = "\0".join(sorted(map(str, roots))).encode("utf-8", "surrogateescape")
+    digest = f"{zlib.crc32(key):08x}{zlib.adler32(key):08x}"
+    return cache_dir / f"runs-{digest}-{_PYTHON}.marshal"
 
 
-def load(path: Path) -> dict[str, dict[str, Any]]:
+def load(path: Path, schema: Any) -> dict[str, Any]:
+    """The entries stored at ``path`` for ``schema``, or none when unusable."""
     try:
         with open(path, "rb") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
+            data = marshal.loads(handle.read())
+    except (OSError, EOFError, ValueError, TypeError):
         return {}
-    if not isinstance(data, dict) or data.get("version") != VERSION:
+    if not isinstance(data, dict) or data.get("version") != (VERSION, schema):
         return {}
     entries = data.get("entries")
     return entries if isinstance(entries, dict) else {}
 
 
-def store(path: Path, entries: dict[str, dict[str, Any]]) -> None:
+def store(path: Path, schema: Any, entries: dict[str, Any]) -> None:
     """Write ``entries`` to ``path`` atomically; log and carry on when it fails."""
+    import tempfile
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".runs-", suffix=".tmp", dir=path.parent)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump({"version": VERSION, "entries": entries}, handle)
+            with os.fdopen(fd, "wb") as handle:
+                data = {"version": (VERSION, schema), "entries": entries}
+                handle.write(marshal.dumps(data))
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)

@@ -12,11 +12,11 @@ import json
 import os
 import re
 import stat
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ragguard.runs.logfile import LogRead, read_log
-from ragguard.runs.records import LogFacts
+if TYPE_CHECKING:  # the log reader is imported only when a log is read
+    from ragguard.runs.logfile import LogRead
+    from ragguard.runs.records import LogFacts
 
 # wandb names: run-<stamp>-<id>, offline-run-<stamp>-<id>, pre-0.10 dryrun-<stamp>-<id>.
 # Ids chosen by the user may hold '-' or ':' (litjtml), so the id is the rest.
@@ -33,9 +33,12 @@ _EVIDENCE_TAIL = 64 * 1024
 _UPLOAD_DONE = (b'"complete":true', b"logging synced files")
 
 
-@dataclass(frozen=True)
-class Segment:
-    """One run folder as read from disk (a resumed run has several)."""
+class Segment(NamedTuple):
+    """One run folder as read from disk (a resumed run has several).
+
+    A NamedTuple, not a dataclass: the cache stores it as a plain tuple and the
+    warm path rebuilds a thousand of them, which ``_make`` does cheaply.
+    """
 
     path: str
     folder_id: str
@@ -49,8 +52,8 @@ class Segment:
     project: str | None = None
     name: str | None = None
     tags: tuple[str, ...] = ()
-    config: dict[str, Any] = field(default_factory=dict)
-    summary: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = {}  # shared default: never mutated
+    summary: dict[str, Any] = {}  # shared default: never mutated
     commit: str | None = None
     remote: str | None = None
     started_at: float | None = None
@@ -78,14 +81,15 @@ class Segment:
     def id(self) -> str:
         return self.run_id or self.folder_id
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Segment:
-        data = dict(data)
-        data["tags"] = tuple(data.get("tags") or ())
-        return cls(**data)
+    def from_row(cls, row: tuple[Any, ...]) -> Segment:
+        """Rebuild from a cached tuple; ``ValueError`` when the fields changed."""
+        if len(row) != len(ROW_SCHEMA):
+            raise ValueError("cached row does not match the Segment fields")
+        return cls._make(row)
+
+
+ROW_SCHEMA: tuple[str, ...] = Segment._fields
 
 
 def folder_mode(name: str) -> str | None:
@@ -149,6 +153,8 @@ def _read(path: str, name: str, deep: bool) -> Segment:
 
 
 def _with_log(path: str, log_name: str, base: dict[str, Any], deep: bool) -> Segment:
+    from ragguard.runs.logfile import read_log
+
     log_path = os.path.join(path, log_name)
     try:
         with open(log_path, "rb") as handle:
@@ -210,26 +216,26 @@ def _judge_log(segment: Segment, result: LogRead, facts: LogFacts) -> Segment:
     size, damage, truncated = result.size, result.damage, result.truncated
 
     if size == 0:
-        return replace(segment, header_only=True, reason="the log is 0 bytes")
+        return segment._replace(header_only=True, reason="the log is 0 bytes")
     if size < 7:
-        return replace(
-            segment, header_only=True, reason="the log is shorter than its header"
+        return segment._replace(
+            header_only=True, reason="the log is shorter than its header"
         )
     if not result.header_ok:
-        return replace(segment, unreadable=True, reason=damage[0] if damage else None)
+        return segment._replace(unreadable=True, reason=damage[0] if damage else None)
     if facts.records == 0 and (truncated or not damage):
         # Killed before its first record was complete: nothing was logged.
         reason = damage[0] if damage else "the log holds only its header"
-        return replace(segment, header_only=True, reason=reason)
+        return segment._replace(header_only=True, reason=reason)
     if facts.records == 0:
-        return replace(
-            segment, unreadable=True, reason=f"no record decodes: {damage[0]}"
+        return segment._replace(
+            unreadable=True, reason=f"no record decodes: {damage[0]}"
         )
     if not facts.run_seen:
         reason = damage[0] if damage else "the log holds no run record"
-        return replace(segment, unreadable=True, reason=f"no run record: {reason}")
+        return segment._replace(unreadable=True, reason=f"no run record: {reason}")
     if damage:
-        return replace(segment, reason="; ".join(damage[:2]))
+        return segment._replace(reason="; ".join(damage[:2]))
     return segment
 
 

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ragguard.runs import cache
-from ragguard.runs.folder import FOLDER_RE, Segment, find_log, read_segment
+from ragguard.runs.folder import (
+    FOLDER_RE,
+    ROW_SCHEMA,
+    Segment,
+    find_log,
+    read_segment,
+)
 from ragguard.runs.model import Run, State, Sync
 
 log = logging.getLogger(__name__)
@@ -72,27 +78,30 @@ def find_run_folders(root: Path, depth: int = DIR_DEPTH) -> list[str]:
     folder it copies. Symlinked directories are not descended into, so link
     loops cannot trap the walk.
     """
+    return list(_find(root, depth))
+
+
+def _find(root: Path, depth: int = DIR_DEPTH) -> dict[str, os.stat_result | None]:
+    """Run folders, each with the ``lstat`` the walk already made of it."""
     top = str(root)
     if _looks_like_run(top):
-        return [top]
-    found: list[str] = []
+        return {top: None}
+    found: dict[str, os.stat_result | None] = {}
     _walk(top, depth, found)
     return found
 
 
-def _walk(top: str, depth: int, found: list[str]) -> None:
+def _walk(top: str, depth: int, found: dict[str, os.stat_result | None]) -> None:
     for entry in sorted(_scandir(top), key=lambda e: e.name):
+        info = _lstat(entry)
+        is_dir = info is not None and stat.S_ISDIR(info.st_mode)
         if entry.name == "latest-run":
-            if (
-                not entry.is_symlink()
-                and _is_real_dir(entry)
-                and _looks_like_run(entry.path)
-            ):
-                found.append(entry.path)
+            if is_dir and _looks_like_run(entry.path):
+                found[entry.path] = info
         elif FOLDER_RE.match(entry.name):
-            if _is_real_dir(entry):
-                found.append(entry.path)
-        elif depth > 1 and _is_real_dir(entry) and not entry.name.startswith("."):
+            if is_dir:
+                found[entry.path] = info
+        elif depth > 1 and is_dir and not entry.name.startswith("."):
             _walk(entry.path, depth - 1, found)
 
 
@@ -113,10 +122,15 @@ def _scandir(path: str) -> list[os.DirEntry[str]]:
 
 
 def _is_real_dir(entry: os.DirEntry[str]) -> bool:
+    info = _lstat(entry)
+    return info is not None and stat.S_ISDIR(info.st_mode)
+
+
+def _lstat(entry: os.DirEntry[str]) -> os.stat_result | None:
     try:
-        return stat.S_ISDIR(entry.stat(follow_symlinks=False).st_mode)
+        return entry.stat(follow_symlinks=False)
     except OSError:
-        return False
+        return None
 
 
 def load_runs(
@@ -132,67 +146,70 @@ def load_runs(
     of head and tail. Never raises on bad run folders: each becomes a run
     with state ``empty`` or ``unreadable`` and a reason.
     """
-    folders: list[str] = []
-    seen: set[str] = set()
+    folders: dict[str, os.stat_result | None] = {}
     for root in roots:
-        for folder in find_run_folders(Path(root)):
-            if folder not in seen:
-                seen.add(folder)
-                folders.append(folder)
+        for folder, info in _find(Path(root)).items():
+            folders.setdefault(folder, info)
     segments = _read_all(folders, roots, cache_dir, deep)
     now = time.time()
     return group(segments, now=now, stale_after=stale_after)
 
 
 def _read_all(
-    folders: list[str], roots: Sequence[Path], cache_dir: Path | None, deep: bool
+    folders: Mapping[str, os.stat_result | None],
+    roots: Sequence[Path],
+    cache_dir: Path | None,
+    deep: bool,
 ) -> list[Segment]:
     path = cache.cache_file(cache_dir, roots) if cache_dir else None
-    old = cache.load(path) if path else {}
-    new: dict[str, dict[str, Any]] = {}
+    old = cache.load(path, ROW_SCHEMA) if path else {}
+    new: dict[str, Any] = {}
     segments: list[Segment] = []
     changed = False
-    for folder in folders:
-        sig = _signature(folder)
+    for folder, info in folders.items():
+        sig = _signature(folder, info)
         entry = old.get(folder)
         segment = None
-        if entry and entry.get("sig") == sig and (entry.get("deep") or not deep):
-            segment = _from_cache(entry)
+        if entry and entry[0] == sig and (entry[1] or not deep):
+            segment = _from_cache(entry[2])
         if entry is None or segment is None:
             segment = read_segment(folder, deep=deep)
-            entry = {"sig": sig, "deep": deep, "segment": segment.to_dict()}
+            entry = (sig, deep, tuple(segment))
             changed = True
         new[folder] = entry
         segments.append(segment)
     if path and (changed or len(new) != len(old)):
-        cache.store(path, new)
+        cache.store(path, ROW_SCHEMA, new)
     return segments
 
 
-def _from_cache(entry: Mapping[str, Any]) -> Segment | None:
+def _from_cache(row: Any) -> Segment | None:
     try:
-        return Segment.from_dict(entry["segment"])
-    except (KeyError, TypeError):
+        return Segment.from_row(row)
+    except (TypeError, ValueError):
         return None
 
 
-def _signature(folder: str) -> list[Any]:
+def _signature(folder: str, info: os.stat_result | None) -> tuple[Any, ...]:
     """What must be unchanged for a cached reading to stand.
 
     The folder's own mtime covers files appearing or going (the synced
     marker, a log replaced); the log's size and mtime cover appends.
     """
-    sig: list[Any] = []
     name = os.path.basename(folder)
     match = FOLDER_RE.match(name)
     log_name = f"run-{match[3]}.wandb" if match else find_log(folder, name)
-    for part in (folder, os.path.join(folder, log_name) if log_name else None):
-        try:
-            info = os.stat(part) if part else None
-        except OSError:
-            info = None
-        sig.extend((info.st_size, info.st_mtime_ns) if info else (None, None))
-    return sig
+    log_info = None
+    try:
+        info = info or os.stat(folder)
+        if log_name:
+            log_info = os.stat(os.path.join(folder, log_name))
+    except OSError:
+        pass
+    return (
+        *((info.st_size, info.st_mtime_ns) if info else (None, None)),
+        *((log_info.st_size, log_info.st_mtime_ns) if log_info else (None, None)),
+    )
 
 
 # --- judging ------------------------------------------------------------------
@@ -293,6 +310,8 @@ def group(segments: Sequence[Segment], *, now: float, stale_after: float) -> lis
 
 def _drop_copies(parts: list[Segment]) -> list[Segment]:
     """Drop a copied ``latest-run`` folder when the folder it copies is present."""
+    if len(parts) == 1:
+        return parts
     originals = {(p.log_size, p.run_id) for p in parts if not _is_copy(p)}
     kept = [
         p for p in parts if not (_is_copy(p) and (p.log_size, p.run_id) in originals)
@@ -317,6 +336,8 @@ def _segment_time(segment: Segment) -> float:
 
 
 def _merge(parts: list[Segment], now: float, stale_after: float) -> Run:
+    if len(parts) == 1:
+        return _single(parts[0], now, stale_after)
     judged = [judge_state(p, now, stale_after) for p in parts]
     primary = next(
         (i for i in range(len(parts) - 1, -1, -1) if judged[i][0] != "empty"),
@@ -362,6 +383,36 @@ def _merge(parts: list[Segment], now: float, stale_after: float) -> Run:
     )
 
 
+def _single(part: Segment, now: float, stale_after: float) -> Run:
+    """The common case, one folder per run id, without merging (the warm path)."""
+    state, reason = judge_state(part, now, stale_after)
+    return Run(
+        id=part.id,
+        path=part.path,
+        mode=part.mode,  # type: ignore[arg-type]
+        state=state,
+        sync=judge_sync(part),
+        exit_code=part.exit_code if part.exit_seen else None,
+        project=part.project,
+        entity=part.entity,
+        name=part.name,
+        tags=part.tags,
+        config=part.config,
+        summary=part.summary,
+        commit=part.commit,
+        remote=part.remote,
+        started_at=_started(part),
+        runtime_s=part.runtime_s,
+        size_bytes=part.size_bytes,
+        wandb_version=part.wandb_version,
+        dirty=part.dirty or None,
+        reason=_ascii_safe(reason),
+        segments=(part.path,),
+        partial=part.partial,
+        log_mtime=part.log_mtime,
+    )
+
+
 def _started(first: Segment) -> float | None:
     started = _segment_time(first)
     return started or None
@@ -383,9 +434,9 @@ def _deep_merge(layers: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 def _merge_into(target: dict[str, Any], layer: Mapping[str, Any]) -> None:
     for key, value in layer.items():
-        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
             _merge_into(target[key], value)
-        elif isinstance(value, Mapping):
+        elif isinstance(value, dict):
             target[key] = _deep_merge([value])
         else:
             target[key] = value

@@ -78,7 +78,7 @@ class _Reader:
                 if rest < CHUNK_HEADER:
                     if rest and at_eof and BLOCK - here % BLOCK >= CHUNK_HEADER:
                         if block[i:].strip(b"\0"):
-                            self._truncated(here)
+                            self._truncated(here if pending is None else pending_at)
                         return
                     break
                 crc, length, kind = _CHUNK.unpack_from(block, i)
@@ -90,7 +90,7 @@ class _Reader:
                 payload = block[i + CHUNK_HEADER : i + CHUNK_HEADER + length]
                 if len(payload) < length:
                     if at_eof:
-                        self._truncated(here)
+                        self._truncated(here if pending is None else pending_at)
                         return
                     self._note(f"chunk at offset {here} overruns its block")
                     pending = None
@@ -98,7 +98,7 @@ class _Reader:
                 i += CHUNK_HEADER + length
                 if zlib.crc32(payload, zlib.crc32(bytes((kind,)))) != crc:
                     if at_eof and i == len(block):
-                        self._truncated(here)
+                        self._truncated(here if pending is None else pending_at)
                         return
                     # Skip just this chunk: its length fits the block, and a
                     # wrong length only leads to more mismatches, never to
@@ -160,6 +160,7 @@ def read_log(handle: BinaryIO, size: int, *, deep: bool = False) -> LogRead:
         _apply(result, iter(tail))
         result.partial = True
     result.truncated = reader.truncated
+    result.facts.finish()
     return result
 
 

@@ -22,6 +22,9 @@ WANTED = frozenset(
 )
 
 
+Ops = dict[tuple[bytes, ...], bytes | None]
+
+
 @dataclass
 class LogFacts:
     """What a scan of a ``.wandb`` log learned; filled record by record."""
@@ -41,8 +44,12 @@ class LogFacts:
     env_remote: str | None = None
     cli_version: str | None = None
     config_version: str | None = None  # config["_wandb"]["cli_version"]
-    config: dict[str, Any] = field(default_factory=dict)
-    summary: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)  # set by finish()
+    summary: dict[str, Any] = field(default_factory=dict)  # set by finish()
+    # Pending updates, path -> value_json (None: removed), in last-write order.
+    # Values are parsed once, in finish(): logs repeat keys thousands of times.
+    config_ops: Ops = field(default_factory=dict)
+    summary_ops: Ops = field(default_factory=dict)
     exit_seen: bool = False
     exit_code: int | None = None
     runtime_s: float | None = None
@@ -57,6 +64,16 @@ class LogFacts:
         for number, _wire, value in wire.fields(record):
             if number in WANTED:
                 _HANDLERS[number](self, wire.message(value))
+                return  # one record type per record (a protobuf oneof)
+
+    def finish(self) -> None:
+        """Turn the pending config and summary updates into nested dicts."""
+        self.config, internal = _fold(self.config_ops)
+        _wandb_section(self, internal)
+        self.summary, _internal = _fold(self.summary_ops)
+        stamp = self.summary.get("_timestamp")
+        if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+            self.touch(float(stamp))
 
     def runtime(self) -> float | None:
         """Seconds run: the exit record's, else the newest summary ``_runtime``."""
@@ -160,25 +177,26 @@ def _stats(facts: LogFacts, data: bytes) -> None:
 
 
 def _config(facts: LogFacts, data: bytes) -> None:
-    for number, _w, value in wire.fields(data):
-        if number in (1, 2):
-            path, parsed = _item(wire.message(value))
-            if path == ["_wandb"]:
-                _wandb_section(facts, parsed)
-            else:
-                _put(facts.config, path, parsed, remove=number == 2)
+    _items(data, facts.config_ops)
 
 
 def _summary(facts: LogFacts, data: bytes) -> None:
     facts.summary_seen = True
-    for number, _w, value in wire.fields(data):
-        if number in (1, 2):
-            path, parsed = _item(wire.message(value))
-            if path[0] == "_wandb":
-                continue
-            if path == ["_timestamp"] and isinstance(parsed, int | float):
-                facts.touch(float(parsed))
-            _put(facts.summary, path, parsed, remove=number == 2)
+    _items(data, facts.summary_ops)
+
+
+def _fold(ops: Ops) -> tuple[dict[str, Any], Any]:
+    """The nested dict the updates in ``ops`` build, and the ``_wandb`` value."""
+    result: dict[str, Any] = {}
+    internal = None
+    for raw_path, raw in ops.items():
+        path = tuple(part.decode("utf-8", "replace") for part in raw_path)
+        value = None if raw is None else _json(raw)
+        if path[0] == "_wandb":  # wandb's own bookkeeping, not the user's
+            internal = value if len(path) == 1 else internal
+            continue
+        _put(result, path, value, remove=raw is None)
+    return result, internal
 
 
 def _wandb_section(facts: LogFacts, value: Any) -> None:
@@ -186,30 +204,77 @@ def _wandb_section(facts: LogFacts, value: Any) -> None:
         facts.config_version = value["cli_version"]
 
 
-def _item(data: bytes) -> tuple[list[str], Any]:
-    """A ``ConfigItem``/``SummaryItem``: key (or nested key path) and value."""
-    key = ""
-    nested: list[str] = []
-    raw = ""
-    for number, _w, value in wire.fields(data):
-        if number == 1:
-            key = wire.text(value)
-        elif number == 2:
-            nested.append(wire.text(value))
-        elif number == 16:
-            raw = wire.text(value)
+def _items(data: bytes, ops: Ops) -> None:
+    """Record the items of a ConfigRecord or SummaryRecord into ``ops``.
+
+    Items are ``key`` 1, ``nested_key`` 2 (repeated), ``value_json`` 16, all
+    length-delimited; updates are field 1 of the record, removals field 2.
+    This is the hot loop of a full scan (a summary record per logged step),
+    so both levels are decoded inline, and nothing is decoded from UTF-8 or
+    JSON until :func:`_fold` has the last value of each path.
+    """
+    pos, end = 0, len(data)
+    while pos < end:
+        tag = data[pos]
+        if tag < 0x80:
+            pos += 1
+        else:
+            tag, pos = wire.read_varint(data, pos)
+        size = data[pos] if pos < end else 0x80
+        if size < 0x80:
+            pos += 1
+        else:
+            size, pos = wire.read_varint(data, pos)
+        stop = pos + size
+        if tag & 7 != wire.LENGTH or stop > end:
+            raise wire.WireError("malformed config or summary record")
+        if tag == 0x0A or tag == 0x12:  # update 1, remove 2
+            path, raw = _item(data, pos, stop)
+            ops.pop(path, None)  # re-inserted: the dict keeps last-write order
+            ops[path] = None if tag == 0x12 else raw
+        pos = stop
+
+
+def _item(data: bytes, pos: int, end: int) -> tuple[tuple[bytes, ...], bytes]:
+    key = b""
+    nested: list[bytes] = []
+    raw = b""
+    while pos < end:
+        tag = data[pos]
+        if tag < 0x80:
+            pos += 1
+        elif tag == 0x82 and pos + 1 < end and data[pos + 1] == 0x01:
+            tag, pos = 0x82, pos + 2  # value_json's two-byte key, inline
+        else:
+            tag, pos = wire.read_varint(data, pos)
+        size = data[pos] if pos < end else 0x80
+        if size < 0x80:
+            pos += 1
+        else:
+            size, pos = wire.read_varint(data, pos)
+        if tag & 7 != wire.LENGTH or pos + size > end:
+            raise wire.WireError("malformed config or summary item")
+        if tag == 0x82:  # field 16, wire type 2
+            raw = data[pos : pos + size]
+        elif tag == 0x12:
+            nested.append(data[pos : pos + size])
+        elif tag == 0x0A:
+            key = data[pos : pos + size]
+        pos += size
     # An empty key is kept: wandb 0.10 wrote such items and counts them.
-    return nested or [key], _json(raw)
+    return (tuple(nested) if nested else (key,)), raw
 
 
-def _json(raw: str) -> Any:
+def _json(raw: bytes | str) -> Any:
     try:
         return json.loads(raw) if raw else None
     except ValueError:
-        return raw
+        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
 
 
-def _put(target: dict[str, Any], path: list[str], value: Any, *, remove: bool) -> None:
+def _put(
+    target: dict[str, Any], path: tuple[str, ...], value: Any, *, remove: bool
+) -> None:
     node = target
     for part in path[:-1]:
         child = node.get(part)

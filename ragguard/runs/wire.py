@@ -39,23 +39,36 @@ def fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
 
     Varints and fixed-width numbers come back as ``int``; length-delimited
     fields as ``bytes``. Groups (wire types 3 and 4) are not used by wandb.
+    One-byte keys and lengths, the common case, skip the varint call.
     """
     pos = 0
     end = len(data)
     while pos < end:
-        key, pos = read_varint(data, pos)
+        key = data[pos]
+        if key < 0x80:
+            pos += 1
+        else:
+            key, pos = read_varint(data, pos)
         number, wire = key >> 3, key & 7
         if number == 0:
             raise WireError("field number 0")
-        if wire == VARINT:
-            value, pos = read_varint(data, pos)
-            yield number, wire, value
-        elif wire == LENGTH:
-            size, pos = read_varint(data, pos)
+        if wire == LENGTH:
+            size = data[pos] if pos < end else 0x80
+            if size < 0x80:
+                pos += 1
+            else:
+                size, pos = read_varint(data, pos)
             if pos + size > end:
                 raise WireError("length-delimited field runs past the end")
             yield number, wire, data[pos : pos + size]
             pos += size
+        elif wire == VARINT:
+            value = data[pos] if pos < end else 0x80
+            if value < 0x80:
+                pos += 1
+            else:
+                value, pos = read_varint(data, pos)
+            yield number, wire, value
         elif wire in (FIXED64, FIXED32):
             width = 8 if wire == FIXED64 else 4
             if pos + width > end:

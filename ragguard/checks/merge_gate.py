@@ -1,0 +1,62 @@
+"""``merge-gate``: only the best experiment, by the policy, reaches a
+protected branch."""
+
+from __future__ import annotations
+
+import shlex
+from typing import TYPE_CHECKING
+
+from ragguard.checks import Context, Finding, FindingSeverity
+
+if TYPE_CHECKING:
+    from ragguard.gate import Verdict
+
+CHECK = "merge-gate"
+
+
+def check(ctx: Context) -> list[Finding]:
+    if ctx.target_runs is None or ctx.branch is None:
+        return []  # not a merge into a protected branch
+    from ragguard.docs import doc_is_filled
+    from ragguard.gate import decide
+
+    head = ctx.merge_head or "the pushed commits"
+    filled = None
+    if ctx.doc is not None and ctx.merge_head:
+        filled = ctx.doc.text is not None and doc_is_filled(ctx.doc.text)
+    verdict = decide(
+        ctx.runs,
+        ctx.target_runs,
+        ctx.policy.merge,
+        head=head,
+        target=ctx.branch,
+        doc_filled=filled,
+    )
+    if verdict.passed:
+        return []
+    subject = f"merge of {head} into {ctx.branch}"
+    # A push of commits that carry no runs (a typo fix on main) is not an
+    # experiment being merged: say so, but let the push through.
+    no_experiment = not ctx.runs and ctx.merge_head is None
+    severity: FindingSeverity = "warn" if no_experiment else "block"
+    fix = verdict.fix or _gate_command(ctx)
+    return [Finding(CHECK, severity, subject, _message(verdict), fix)]
+
+
+def _message(verdict: Verdict) -> str:
+    from ragguard.gate import fmt_delta, fmt_number
+
+    parts = [verdict.reason]
+    head, base = verdict.head, verdict.target
+    if head.run is not None and head.value is not None:
+        parts.append(f"candidate {head.run.id} = {fmt_number(head.value)}")
+    if base.run is not None and base.value is not None:
+        parts.append(f"baseline {base.run.id} = {fmt_number(base.value)}")
+    if verdict.delta is not None:
+        parts.append(f"delta {fmt_delta(verdict.delta)}")
+    return "; ".join(parts)
+
+
+def _gate_command(ctx: Context) -> str:
+    head = f" --head {shlex.quote(ctx.merge_head)}" if ctx.merge_head else ""
+    return f"ragguard gate --target {shlex.quote(ctx.branch or '')}{head}"

@@ -1,0 +1,159 @@
+"""The merge moments: the gate in ``pre-merge-commit`` and ``pre-push``, and
+validation in ``post-merge``.
+
+git runs ``pre-merge-commit`` only for a merge that makes a commit, never for
+a fast-forward: ``pre-push`` of the protected branch and ``ragguard gate`` in
+CI catch those. ``post-merge`` cannot undo a merge; see
+:mod:`ragguard.validate` for how a failure is kept in view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ragguard.checks import Context, run_checks
+from ragguard.errors import Exit, RagguardError
+
+if TYPE_CHECKING:
+    from ragguard.gitrepo import Repo
+    from ragguard.hooks import Hook
+    from ragguard.runs.model import Run
+
+
+def wants_gate(hook: Hook, branch: str | None) -> bool:
+    """Whether a change to ``branch`` is judged by the merge gate."""
+    return bool(
+        branch
+        and hook.policy.branches.is_protected(branch)
+        and "merge-gate" in hook.enabled()
+        and hook.policy.merge.metric
+    )
+
+
+def runs_reachable(hook: Hook, tips: list[str], exclude: list[str]) -> list[Run]:
+    """The policy's runs whose commit is reachable from ``tips`` only."""
+    from ragguard.selection import in_projects, runs_on_commits
+
+    commits = set(hook.repo.rev_list(tips, exclude)) if tips else set()
+    return runs_on_commits(in_projects(hook.runs(), hook.policy), commits)
+
+
+def push_gate(hook: Hook, ctx: Context, target_tip: str | None) -> Context:
+    """Add what the merge gate needs to a pre-push context: the runs the
+    remote's branch already has (``target_tip``) as the baseline."""
+    if not wants_gate(hook, ctx.branch):
+        return ctx
+    baseline = runs_reachable(hook, [target_tip], []) if target_tip else []
+    return replace(ctx, target_runs=tuple(baseline))
+
+
+def pre_merge_commit(hook: Hook, argv: list[str], stdin: str) -> int:
+    """Gate a merge into a protected branch before git makes its commit."""
+    from ragguard.hooks import doc_state, finish
+
+    repo = hook.repo
+    target = repo.current_branch()
+    head = merge_head(repo, hook.env) if wants_gate(hook, target) else None
+    if head is None or repo.head_oid is None:
+        return finish(hook, [])
+    name = _branch_at(repo, head, target) or head[:12]
+    head_runs = runs_reachable(hook, [head], [repo.head_oid])
+    if name != head[:12]:
+        head_runs += [r for r in hook.runs() if r.git_branch == name]
+    ctx = Context(
+        stage=hook.stage,
+        policy=hook.policy,
+        root=repo.root,
+        branch=target,
+        default_branch=repo.default_branch(hook.policy),
+        runs=tuple({run.id: run for run in head_runs}.values()),
+        target_runs=tuple(runs_reachable(hook, [repo.head_oid], [])),
+        merge_head=name,
+        doc=doc_state(repo, hook.policy, name, head),
+    )
+    return finish(hook, run_checks(hook.stage, ctx, hook.skip.checks))
+
+
+def merge_head(repo: Repo, env: Mapping[str, str]) -> str | None:
+    """The commit being merged. git 2.39 writes ``MERGE_HEAD`` only after a
+    conflict; for a clean merge it tells the hook in ``GITHEAD_<oid>``
+    variables (the merge's labels), or in ``GIT_REFLOG_ACTION``."""
+    result = repo.git("rev-parse", "-q", "--verify", "MERGE_HEAD", check=False)
+    if result.returncode == 0 and result.stdout.strip():
+        return result.stdout.strip()
+    labelled = [key[len("GITHEAD_") :] for key in env if key.startswith("GITHEAD_")]
+    found = repo.existing_commits(labelled)
+    if len(found) == 1:
+        return found.pop()
+    action = env.get("GIT_REFLOG_ACTION", "").split()
+    if len(action) == 2 and action[0] == "merge" and not action[1].startswith("-"):
+        from ragguard.gate import resolve_commit
+
+        try:
+            return resolve_commit(repo, action[1])
+        except RagguardError:
+            return None
+    return None
+
+
+def _branch_at(repo: Repo, oid: str, current: str | None) -> str | None:
+    """The local branch whose tip is ``oid`` (the branch being merged)."""
+    from ragguard.gitrepo import HEADS
+
+    for name, ref in repo.refs.items():
+        short = name[len(HEADS) :]
+        if name.startswith(HEADS) and ref.oid == oid and short != current:
+            return short
+    return None
+
+
+def post_merge(hook: Hook, argv: list[str], stdin: str) -> int:
+    """After a merge into a protected branch: compare, validate, record."""
+    from ragguard import validate
+
+    repo = hook.repo
+    branch = repo.current_branch()
+    if not branch or not hook.policy.branches.is_protected(branch):
+        return int(Exit.OK)
+    before = _orig_head(repo)
+    hook.print(_comparison(hook, branch, before))
+    if hook.policy.post_merge.validate is None:
+        return int(Exit.OK)
+    from ragguard.gitrepo import clean_env
+
+    hook.print([f"ragguard: validating the merge into {branch} ..."])
+    result = validate.run_validation(
+        hook.policy, repo.root, repo.head_oid, clean_env(hook.env)
+    )
+    validate.save(repo.git_dir, result)
+    validate.print_report(result)
+    return int(Exit.OK)
+
+
+def _orig_head(repo: Repo) -> str | None:
+    result = repo.git("rev-parse", "-q", "--verify", "ORIG_HEAD", check=False)
+    oid = result.stdout.strip()
+    return oid if result.returncode == 0 and oid else None
+
+
+def _comparison(hook: Hook, branch: str, before: str | None) -> list[str]:
+    """The merged runs' best next to the baseline the branch had before."""
+    from ragguard.gate import best_run, fmt_delta, fmt_number, improvement
+
+    metric, goal = hook.policy.merge.metric, hook.policy.merge.goal
+    head = hook.repo.head_oid
+    if not metric or head is None or before is None:
+        return []
+    merged, value = best_run(runs_reachable(hook, [head], [before]), metric, goal)
+    base, base_value = best_run(runs_reachable(hook, [before], []), metric, goal)
+    if merged is None or value is None:
+        return [f"ragguard: merged into {branch}: no finished run logged {metric}"]
+    line = f"ragguard: merged into {branch}: best {metric} {fmt_number(value)}"
+    line += f" (run {merged.id})"
+    if base is not None and base_value is not None:
+        delta = improvement(value, base_value, goal)
+        line += f", baseline {fmt_number(base_value)} (run {base.id}),"
+        line += f" delta {fmt_delta(delta)}"
+    return [line]

@@ -1,0 +1,115 @@
+"""``ragguard gate`` in real repositories with real offline wandb runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import wandbgen
+from conftest import git
+
+METRIC = "eval/recall@5"
+POLICY = """\
+merge:
+  metric: eval/recall@5
+  goal: max
+  threshold: 0.5
+"""
+DOC = "# {b}\n\n## Goal\n\nFind out whether {b} retrieves better passages.\n"
+
+
+def mark_synced(folder: Path) -> None:
+    """What `wandb sync` leaves behind; there is no W&B server here."""
+    for log in folder.glob("run-*.wandb"):
+        log.with_name(log.name + ".synced").touch()
+
+
+def experiment(work: Path, branch: str, recall: float, *, doc: bool = True) -> Path:
+    git(work, "switch", "-q", "-c", branch)
+    (work / "retriever.txt").write_text(f"{branch}\n")
+    git(work, "add", "retriever.txt")
+    if doc:
+        path = work / "docs" / "branches" / f"{branch}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(DOC.format(b=branch))
+        git(work, "add", "docs")
+    git(work, "commit", "-q", "-m", f"Try the {branch} retriever settings")
+    folder = wandbgen.write_run(work, summary={METRIC: recall})
+    mark_synced(folder)
+    return folder
+
+
+def ragguard(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ragguard", *args],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.fixture
+def gated(repo: Path) -> Path:
+    """``repo`` with a merge policy and a baseline run of 0.7 on main."""
+    (repo / ".ragguard.yaml").write_text(POLICY)
+    git(repo, "add", ".ragguard.yaml")
+    git(repo, "commit", "-q", "-m", "Set the merge criteria for retrievers")
+    git(repo, "push", "-q", "origin", "main")
+    mark_synced(wandbgen.write_run(repo, summary={METRIC: 0.7}))
+    return repo
+
+
+def test_a_better_branch_passes_and_names_both_runs(gated: Path) -> None:
+    folder = experiment(gated, "exp/better", 0.85)
+    result = ragguard(gated, "gate", "--target", "main", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    verdict = json.loads(result.stdout)
+    assert verdict["passed"] is True
+    assert verdict["head"]["run"] == folder.name.rsplit("-", 1)[1]
+    assert verdict["head"]["value"] == 0.85
+    assert verdict["target"]["value"] == 0.7
+    assert verdict["delta"] == pytest.approx(0.15)
+
+
+def test_a_worse_branch_fails_with_a_markdown_summary(
+    gated: Path, tmp_path: Path
+) -> None:
+    experiment(gated, "exp/worse", 0.6)
+    summary = tmp_path / "step-summary.md"
+    summary.write_text("earlier steps\n")
+    out = tmp_path / "gate.md"
+    result = subprocess.run(
+        [sys.executable, "-m", "ragguard", "gate", "--markdown", str(out)],
+        cwd=gated,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert result.returncode == 1
+    assert "merge gate blocked: exp/worse -> main" in result.stdout
+    assert "-0.1" in result.stdout
+    text = out.read_text()
+    assert "❌ blocked" in text and "| baseline | `main` |" in text
+    assert summary.read_text() == "earlier steps\n" + text
+
+
+def test_an_undocumented_branch_fails(gated: Path) -> None:
+    experiment(gated, "exp/nodoc", 0.95, doc=False)
+    result = ragguard(gated, "gate")
+    assert result.returncode == 1
+    assert "has no filled-in branch doc" in result.stdout
+    assert "ragguard doc init exp/nodoc" in result.stdout
+
+
+def test_an_unknown_head_is_a_one_line_error(gated: Path) -> None:
+    result = ragguard(gated, "gate", "--head", "no-such-branch")
+    assert result.returncode == 6
+    assert result.stderr.strip().count("\n") == 0
+    assert "'no-such-branch' names no commit" in result.stderr

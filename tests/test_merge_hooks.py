@@ -1,0 +1,134 @@
+"""The merge moments through directly installed hooks: the gate refuses a
+merge commit into main, pre-push gates main, and post-merge validates."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import wandbgen
+from conftest import git
+
+METRIC = "eval/recall@5"
+POLICY = """\
+merge:
+  metric: eval/recall@5
+  threshold: 0.5
+post_merge:
+  validate: "{python} -c 'import sys; print(\\"validating\\"); sys.exit({code})'"
+  timeout: 60
+"""
+
+
+def ragguard(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ragguard", *args],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def synced_run(work: Path, recall: float) -> Path:
+    folder = wandbgen.write_run(work, summary={METRIC: recall})
+    for log in folder.glob("run-*.wandb"):  # what `wandb sync` leaves behind
+        log.with_name(log.name + ".synced").touch()
+    return folder
+
+
+def branch_with_run(work: Path, name: str, recall: float) -> None:
+    git(work, "switch", "-q", "-c", name)
+    doc = work / "docs" / "branches" / f"{name}.md"
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(f"# {name}\n\n## Goal\n\nSee whether {name} finds more.\n")
+    (work / "retriever.txt").write_text(name)
+    git(work, "add", "-A", "docs", "retriever.txt")
+    git(work, "commit", "-q", "-m", f"Try the {name} retriever settings")
+    synced_run(work, recall)
+    git(work, "switch", "-q", "main")
+
+
+def make_gated(repo: Path, validate_code: int) -> Path:
+    policy = POLICY.format(python=sys.executable, code=validate_code)
+    (repo / ".ragguard.yaml").write_text(policy)
+    git(repo, "add", ".ragguard.yaml")
+    git(repo, "commit", "-q", "-m", "Set the merge criteria for retrievers")
+    git(repo, "push", "-q", "origin", "main")
+    synced_run(repo, 0.7)
+    assert ragguard(repo, "install").returncode == 0
+    return repo
+
+
+@pytest.fixture
+def gated(repo: Path) -> Path:
+    return make_gated(repo, 0)
+
+
+def test_a_merge_commit_of_a_worse_branch_is_refused(gated: Path) -> None:
+    branch_with_run(gated, "exp/worse", 0.6)
+    before = git(gated, "rev-parse", "HEAD").stdout
+    result = git(
+        gated, "merge", "--no-ff", "-m", "Merge exp/worse", "exp/worse", check=False
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert "merge-gate" in out and "merge of exp/worse into main" in out
+    assert "candidate" in out and "baseline" in out and "delta -0.1" in out
+    assert git(gated, "rev-parse", "HEAD").stdout == before
+    git(gated, "merge", "--abort")
+
+
+def test_a_merge_commit_of_a_better_branch_is_made_and_validated(gated: Path) -> None:
+    branch_with_run(gated, "exp/better", 0.9)
+    result = git(gated, "merge", "--no-ff", "-m", "Merge exp/better", "exp/better")
+    out = result.stdout + result.stderr
+    assert "merged into main: best eval/recall@5 0.9" in out
+    assert "baseline 0.7" in out and "delta +0.2" in out
+    assert "validation passed" in out
+    record = json.loads((gated / ".git" / "ragguard" / "validation.json").read_text())
+    assert record["outcome"] == "passed" and record["exit_code"] == 0
+
+
+def test_a_failed_validation_is_loud_and_recorded(repo: Path) -> None:
+    work = make_gated(repo, 3)
+    branch_with_run(work, "exp/better", 0.9)
+    result = git(work, "merge", "--no-ff", "-m", "Merge exp/better", "exp/better")
+    assert result.returncode == 0  # git ignores post-merge's status
+    assert "VALIDATION FAILED" in result.stderr
+    assert "exited 3" in result.stderr and "git revert -m 1 HEAD" in result.stderr
+    again = ragguard(work, "validate")
+    assert again.returncode == 1
+    assert "VALIDATION FAILED" in again.stderr
+
+
+def test_pushing_main_after_a_fast_forward_of_a_worse_branch_is_refused(
+    gated: Path,
+) -> None:
+    branch_with_run(gated, "exp/worse", 0.6)
+    git(gated, "merge", "--ff-only", "exp/worse")  # no merge commit: no gate
+    result = git(gated, "push", "origin", "main", check=False)
+    assert result.returncode != 0
+    assert "merge-gate" in result.stderr + result.stdout
+    assert "does not beat main's best" in result.stderr + result.stdout
+
+
+def test_skipping_the_gate_is_logged(gated: Path) -> None:
+    branch_with_run(gated, "exp/worse", 0.6)
+    git(gated, "merge", "--ff-only", "exp/worse")
+    result = subprocess.run(
+        ["git", "push", "origin", "main"],
+        cwd=gated,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RAGGUARD_SKIP": "merge-gate"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    log = (gated / ".git" / "ragguard" / "skip.log").read_text()
+    assert "merge-gate" in log
