@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -181,21 +182,34 @@ def build(out: Path, runs: int, commits: int) -> Path:
 # --- timing -----------------------------------------------------------------
 
 
+Sample = tuple[float, float]  # wall ms, CPU ms (the command and its children)
+
+
 @dataclass(frozen=True)
 class Figure:
-    """One command with hooks and without, in milliseconds (medians)."""
+    """One command with hooks and without: medians in milliseconds.
+
+    Wall time is what the user waits; CPU time (user + system, of git and every
+    process it waited for) barely moves when other work shares the machine.
+    """
 
     name: str
     hook: str
     path: str  # direct or pre-commit
     with_hooks: float
     without: float
+    cpu_with: float
+    cpu_without: float
     runs: int
-    spread: float  # max - min of the differences, ms
+    spread: float  # max - min of the wall differences, ms
 
     @property
     def added(self) -> float:
         return self.with_hooks - self.without
+
+    @property
+    def cpu_added(self) -> float:
+        return self.cpu_with - self.cpu_without
 
     def row(self) -> str:
         target = TARGETS_MS.get(self.hook)
@@ -207,17 +221,23 @@ class Figure:
         return (
             f"| {self.name} | {self.hook} | {self.path} | {self.with_hooks:.0f} | "
             f"{self.without:.0f} | **{self.added:.0f}** | {self.spread:.0f} | "
-            f"{verdict} |"
+            f"{self.cpu_added:.0f} | {verdict} |"
         )
 
 
-def timed(cmd: Sequence[str], cwd: Path, expect: int = 0) -> float:
+def _cpu_ms() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
+def timed(cmd: Sequence[str], cwd: Path, expect: int = 0) -> Sample:
+    cpu = _cpu_ms()
     started = time.perf_counter()
     out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     elapsed = (time.perf_counter() - started) * 1000
     if out.returncode != expect:
         raise SystemExit(f"{' '.join(cmd)} exited {out.returncode}:\n{out.stderr}")
-    return elapsed
+    return elapsed, _cpu_ms() - cpu
 
 
 def pair(
@@ -225,7 +245,7 @@ def pair(
     hook: str,
     path: str,
     repeat: int,
-    measure: Callable[[bool], float],
+    measure: Callable[[bool], Sample],
 ) -> Figure:
     """Alternate with/without so that drift hits both alike; one warm-up each."""
     measure(True)
@@ -234,13 +254,15 @@ def pair(
     for _ in range(repeat):
         ons.append(measure(True))
         offs.append(measure(False))
-    diffs = [on - off for on, off in zip(ons, offs, strict=True)]
+    diffs = [on[0] - off[0] for on, off in zip(ons, offs, strict=True)]
     return Figure(
         name,
         hook,
         path,
-        statistics.median(ons),
-        statistics.median(offs),
+        statistics.median(on[0] for on in ons),
+        statistics.median(off[0] for off in offs),
+        statistics.median(on[1] for on in ons),
+        statistics.median(off[1] for off in offs),
         repeat,
         max(diffs) - min(diffs),
     )
@@ -250,10 +272,10 @@ def hooks_off() -> list[str]:
     return ["git", "-c", "core.hooksPath=/dev/null"]
 
 
-def commit_measure(work: Path, hooks: list[str]) -> Callable[[bool], float]:
+def commit_measure(work: Path, hooks: list[str]) -> Callable[[bool], Sample]:
     counter = iter(range(1_000_000))
 
-    def measure(on: bool) -> float:
+    def measure(on: bool) -> Sample:
         number = next(counter)
         (work / "src" / "tuning.py").write_text(f"TOP_K = {number}\n")
         git(work, "add", "src/tuning.py")
@@ -270,10 +292,10 @@ def commit_measure(work: Path, hooks: list[str]) -> Callable[[bool], float]:
     return measure
 
 
-def push_measure(work: Path, hooks: list[str]) -> Callable[[bool], float]:
+def push_measure(work: Path, hooks: list[str]) -> Callable[[bool], Sample]:
     """Push the branch as new each time, then delete it on the remote, untimed."""
 
-    def measure(on: bool) -> float:
+    def measure(on: bool) -> Sample:
         cmd = (hooks if on else hooks_off()) + ["push", "-q", "origin", BRANCH]
         elapsed = timed(cmd, work)
         off = ["-c", "core.hooksPath=/dev/null"]
@@ -283,8 +305,8 @@ def push_measure(work: Path, hooks: list[str]) -> Callable[[bool], float]:
     return measure
 
 
-def switch_measure(work: Path, hooks: list[str]) -> Callable[[bool], float]:
-    def measure(on: bool) -> float:
+def switch_measure(work: Path, hooks: list[str]) -> Callable[[bool], Sample]:
+    def measure(on: bool) -> Sample:
         cmd = (hooks if on else hooks_off()) + ["switch", "-q", OTHER]
         elapsed = timed(cmd, work)
         git(work, "-c", "core.hooksPath=/dev/null", "switch", "-q", BRANCH)
@@ -422,12 +444,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 def report(figures: list[Figure], out: Path) -> None:
     print(
         "| command | hooks | install | with hooks ms | hooks off ms | added ms |"
-        " spread ms | target |"
+        " spread ms | added CPU ms | target |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for figure in figures:
         print(figure.row())
-    rows = [asdict(f) | {"added": f.added} for f in figures]
+    direct = {f.hook: f for f in figures if f.path == "direct"}
+    for framework in (f for f in figures if f.path == "pre-commit"):
+        own = direct.get(framework.hook)
+        if own and framework.added > 0 and framework.cpu_added > 0:
+            print(
+                f"ragguard's share of {framework.hook} through pre-commit: "
+                f"{own.added / framework.added:.0%} of the wall time, "
+                f"{own.cpu_added / framework.cpu_added:.0%} of the CPU time"
+            )
+    rows = [asdict(f) | {"added": f.added, "cpu_added": f.cpu_added} for f in figures]
     (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
 
 

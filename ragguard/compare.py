@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ragguard.config import Policy
 from ragguard.errors import BadInputError
-from ragguard.gate import best_run, improvement, metric_value
+from ragguard.gate import best_run, fmt_delta, fmt_number, improvement, metric_value
 from ragguard.runs.model import Run
 
 if TYPE_CHECKING:
@@ -287,14 +287,15 @@ def branch_side_runs(
     repo: Repo, branch: str, runs: Sequence[Run], policy: Policy
 ) -> list[Run]:
     """The runs that stand for ``branch``: its own runs, or for the default
-    branch every run on a commit it contains (its baseline, as the gate sees
-    it)."""
+    branch every run on a commit it contains, read from its remote-tracking
+    ref when there is one (its baseline, as the gate sees it)."""
     from ragguard.selection import in_projects, runs_of_branch, runs_on_commits
 
     if branch != repo.default_branch(policy):
         return runs_of_branch(repo, branch, runs, policy)
     mine = in_projects(runs, policy)
-    tip = repo.branch_oid(branch)
+    ref = repo.refs.get(repo.default_ref(policy) or "")  # the remote's copy
+    tip = ref.oid if ref else repo.branch_oid(branch)
     commits = reachable(repo, tip, {run.commit for run in mine if run.commit})
     return runs_on_commits(mine, commits, {branch})
 
@@ -392,11 +393,11 @@ def local_runs(repo: Repo, policy: Policy) -> list[Run]:
 def num(value: float | None) -> str:
     if value is None:
         return "-"
-    return f"{value:.4g}" if math.isfinite(value) else str(value)
+    return fmt_number(value) if math.isfinite(value) else str(value)
 
 
 def signed(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.4g}"
+    return "-" if value is None else fmt_delta(value)
 
 
 def render_text(comparison: Comparison, policy: Policy) -> list[str]:

@@ -431,6 +431,21 @@ def _push_context(
         runs = [run for run in runs if run.commit in new]
     if "run-metadata" in enabled:
         runs = _read_fully_if_missing(hook, runs)
+    # --- remote checks (ragguard/remote.py): W&B confirms uploads and adds the
+    # pushed commits' runs made elsewhere; time-limited, never blocks by itself.
+    if policy.wandb.remote:
+        from ragguard.remote import augment_push
+
+        runs, notes = augment_push(
+            hook,
+            runs,
+            local_oid=ref.local_oid,
+            remote_oid=remote_oid,
+            remote=remote,
+            branch=branch or "",
+        )
+        hook.print(notes)
+    # --- end of remote checks
     ctx = replace(ctx, runs=tuple(runs))
     if branch and "merge-gate" in enabled:
         from ragguard.mergehooks import push_gate
@@ -602,11 +617,15 @@ def _remote_of(repo: Repo, upstream: str) -> str | None:
 
 
 def arrival_summary(hook: Hook, branch: str | None) -> list[str]:
-    """A short summary of the branch arrived on: doc, runs, best run."""
+    """A summary of the branch arrived on: doc, runs, best run, then the
+    doc's Goal line and a compact table of the runs, best first."""
     repo, policy = hook.repo, hook.policy
     if branch is None:
         return ["ragguard: detached HEAD; no branch summary"]
+    from ragguard.report import summary_block
+
     parts = []
+    doc = None
     if branch != repo.default_branch(policy):
         doc = doc_state(repo, policy, branch, None)
         parts.append(_doc_word(doc))
@@ -615,7 +634,8 @@ def arrival_summary(hook: Hook, branch: str | None) -> list[str]:
     best = _best(runs, policy)
     if best:
         parts.append(best)
-    return [f"ragguard: on {branch}: " + "; ".join(parts)]
+    line = f"ragguard: on {branch}: " + "; ".join(parts)
+    return [line, *summary_block(runs, policy, doc.text if doc else None)]
 
 
 def _doc_word(doc: DocState) -> str:
@@ -640,24 +660,18 @@ def _runs_words(runs: Sequence[Run]) -> str:
 
 
 def _best(runs: Sequence[Run], policy: Policy) -> str | None:
-    metric = policy.report.metric
-    if not metric:
-        return None
-    scored = [
-        (run.summary[metric], run)
-        for run in runs
-        if run.state == "finished" and _is_number(run.summary.get(metric))
-    ]
-    if not scored:
-        return None
-    lower = policy.merge.metric == metric and policy.merge.goal == "min"
-    pick = min if lower else max
-    value, run = pick(scored, key=lambda pair: pair[0])
-    return f"best {metric} = {value:g} (run {run.id})"
+    """``best M = v (run id)`` by the metric the summary table ranks with."""
+    from ragguard.compare import choose_metric, goal_of, ranked
+    from ragguard.gate import metric_value
 
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    metric = choose_metric(runs, policy)
+    if metric is None or not runs:
+        return None
+    best = ranked(runs, metric, goal_of(metric, policy))[0]
+    value = metric_value(best, metric)
+    if value is None:
+        return None
+    return f"best {metric} = {value:g} (run {best.id})"
 
 
 def _pre_merge_commit(hook: Hook, argv: list[str], stdin: str) -> int:

@@ -88,6 +88,20 @@ def summary_table(runs: Sequence[Run], policy: Policy) -> list[str]:
     return lines
 
 
+def summary_block(
+    runs: Sequence[Run], policy: Policy, doc_text: str | None
+) -> list[str]:
+    """What post-checkout prints under its one-line summary: the doc's Goal
+    line, then :func:`summary_table`."""
+    goal = doc_goal(doc_text) if doc_text else None
+    lines = [f"  goal: {_cut(goal, 100)}"] if goal else []
+    return lines + summary_table(runs, policy)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "~"
+
+
 def _table_metrics(runs: Sequence[Run], policy: Policy) -> list[str]:
     first = choose_metric(runs, policy)
     if first is None:
@@ -101,8 +115,7 @@ def _first(keys: Sequence[str]) -> str | None:
 
 
 def _name(run: Run) -> str:
-    name = " ".join((run.name or "-").split())
-    return name if len(name) <= _NAME_WIDTH else name[: _NAME_WIDTH - 1] + "~"
+    return _cut(" ".join((run.name or "-").split()), _NAME_WIDTH)
 
 
 def doc_goal(text: str) -> str | None:

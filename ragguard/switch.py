@@ -26,6 +26,7 @@ from ragguard.checks import (
     run_checks,
     skip_from_env,
     skip_log_path,
+    unknown_skips,
     worst,
 )
 from ragguard.config import load_policy
@@ -146,7 +147,9 @@ def guard(
     what the switch skips, to be logged once it has happened.
     """
     ctx = left_context(hook, left, STAGE)
-    findings = run_checks(STAGE, ctx, hook.skip.checks)
+    found = run_checks(STAGE, ctx, hook.skip.checks)
+    # As post-checkout says it: what the branch owes as a whole, then its runs.
+    findings = sorted(found, key=lambda f: f.check != "left-behind")
     owed = _env_skips(hook)
     blocked = worst(findings) == "block"
     if findings and (blocked or not quiet):
@@ -162,6 +165,11 @@ def guard(
 
 
 def _env_skips(hook: Hook) -> list[Skipped]:
+    unknown = unknown_skips(hook.skip)
+    if unknown:
+        hook.print(
+            [f"ragguard: RAGGUARD_SKIP names unknown checks: {', '.join(unknown)}"]
+        )
     skipped = hook.skipped()
     if not skipped:
         return []

@@ -414,12 +414,17 @@ def test_switch_reports_left_behind_then_the_arrival(work: Path, world: World) -
     assert out.rstrip().endswith("ragguard: on main: no runs")
     git(work, "checkout", "-q", "--", "README.md")
     done = git(work, "switch", "exp/bm25")
-    summary = (done.stdout + done.stderr).strip().splitlines()[-1]
-    assert summary == (
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("ragguard: on"))
+    assert lines[start] == (
         "ragguard: on exp/bm25: doc docs/branches/exp/bm25.md; "
         "2 runs (1 finished, 1 failed, 2 not synced); "
         f"best eval/recall@5 = 0.81 (run {world.run_ok})"
     )
+    table = lines[start + 1 :]
+    assert table[0].startswith("  goal: "), "the doc's Goal line comes first"
+    rows = [line.split()[0] for line in table if line.startswith("  ")]
+    assert rows.index(world.run_ok) < rows.index(world.run_failed), "best run first"
 
 
 def test_post_checkout_is_silent_when_it_should_be(work: Path, world: World) -> None:
@@ -478,8 +483,8 @@ def test_linked_worktree_hook_leaves_the_main_repository_alone(
 # --- the merge stages, the CLI, output ---------------------------------------------
 
 
-def test_merge_stages_do_nothing_yet(work: Path) -> None:
-    assert hook(work, "pre-merge-commit") == (0, "")
+def test_merge_stages_are_quiet_without_a_merge(work: Path) -> None:
+    assert hook(work, "pre-merge-commit") == (0, "ragguard pre-merge-commit: ok\n")
     assert hook(work, "post-merge", "0") == (0, "")
 
 

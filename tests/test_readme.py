@@ -121,3 +121,27 @@ def test_own_pre_commit_config_runs_ruff_mypy_and_ragguards_commit_msg() -> None
     own = hooks["ragguard-commit-msg"]
     assert own["stages"] == ["commit-msg"]
     assert own["entry"] == "python -m ragguard hook commit-msg"
+
+
+def test_pre_commit_entry_is_the_one_ragguard_init_writes() -> None:
+    from ragguard import __version__
+    from ragguard.init import DEFAULT_HOOK_REPO, pre_commit_entry
+
+    entry = pre_commit_entry(DEFAULT_HOOK_REPO, f"v{__version__}")
+    body = "".join(line + "\n" for line in entry.splitlines() if line[:1] != "#")
+    assert f"```yaml\n{body}```" in README
+    assert sorted(re.findall(r"id: (\S+)", body)) == sorted(_hook_ids())
+
+
+def test_pre_commit_install_line_names_every_hook_type() -> None:
+    from ragguard.install import HOOK_TYPES
+
+    (line,) = [ln for ln in README.splitlines() if ln.startswith("pre-commit install")]
+    assert re.findall(r"--hook-type (\S+)", line) == list(HOOK_TYPES)
+
+
+@pytest.mark.parametrize(
+    "target", sorted(set(re.findall(r"\]\((?!https?:|#)([^)#]+)", README)))
+)
+def test_every_relative_link_points_at_a_file_in_the_repository(target: str) -> None:
+    assert (ROOT / target).exists()

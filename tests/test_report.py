@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import ragworld
 
-from conftest import isolated_env
+from conftest import git, isolated_env
 from ragguard.cli import main
 from ragguard.compare import local_runs
 from ragguard.config import load_policy, parse_policy
@@ -59,6 +59,18 @@ def test_summary_table_golden(work: Path) -> None:
     golden("summary_table.txt", "\n".join(lines) + "\n")
     assert lines[1].split()[0] == "bm25a002"  # best first: 0.84 before 0.81
     assert lines[-1] == "  ... and 1 more: ragguard report"
+
+
+def test_summary_block_puts_the_goal_first(work: Path) -> None:
+    from ragguard.report import summary_block
+
+    runs = branch_runs(work, "exp/bm25")
+    lines = summary_block(runs, load_policy(work), ragworld.DOC)
+    assert lines[0] == (
+        "  goal: Learn whether BM25 beats the dense retriever on recall@5."
+    )
+    assert lines[1:] == summary_table(runs, load_policy(work))
+    assert summary_block([], load_policy(work), None) == []
 
 
 def test_summary_table_without_a_metric_uses_the_first_numeric_keys(
@@ -177,3 +189,13 @@ def test_report_cli(
     assert main(["report", "--branch", "exp/nope"]) == Exit.BAD_INPUT
     err = capsys.readouterr().err
     assert err == "ragguard: branch 'exp/nope' does not exist in this repository.\n"
+
+
+def test_the_baseline_comes_from_the_remote_when_main_is_not_local(
+    work: Path,
+) -> None:
+    git(work, "switch", "-q", "exp/bm25")
+    git(work, "branch", "-q", "-D", "main")
+    data = json.loads(report(None, fmt="json", cwd=work))
+    assert data["baseline"]["run"] == "base0001"
+    assert data["comparison"]["a"]["label"] == "main"

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import wandbgen
 from test_runs_corpus import CORPUS
 
+import wandbgen
 from ragguard.runs.logfile import read_log
 
 BLOCK = 32768

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from test_runs_crosscheck import proto_records, write_log
 
 import wandbgen
-from ragguard.runs.index import find_run_folders, load_runs
+from ragguard.runs.index import find_run_folders, load_runs, run_to_json
 from ragguard.runs.logfile import BLOCK, read_log
 
 
@@ -216,11 +217,11 @@ def test_names_that_are_not_utf8(sample_runs, wandb_dir):
     (run,) = load_runs([wandb_dir], cache_dir=cache_dir)
     assert run.state == "finished"
     assert load_runs([wandb_dir], cache_dir=cache_dir) == [run]  # from the cache
-    import json
-
-    from ragguard.runs.index import run_to_json
-
-    json.dumps(run_to_json(run))  # lone surrogates are escaped, not raised on
+    assert (
+        run.reason == "the folder's path is not valid UTF-8 (shown with replacements)"
+    )
+    assert "\ufffd" in run_to_json(run)["path"]
+    json.dumps(run_to_json(run), ensure_ascii=False).encode("utf-8")
 
 
 def test_ids_with_colons_in_folder_names(sample_runs, wandb_dir):
@@ -234,3 +235,29 @@ def test_dir_that_is_itself_a_run_folder(sample_runs):
     folder = sample_runs.folders["finished"]
     (run,) = load_runs([folder])
     assert run.path == str(folder)
+
+
+def test_mid_log_config_is_missed_fast_and_read_deep(sample_runs, wandb_dir, capsys):
+    """The documented caveat of the fast path, and what --deep does about it."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    from ragguard.cli import main
+
+    folder = _copy(sample_runs, "finished", wandb_dir)
+    records = [r.SerializeToString() for r in proto_records(_log(folder).read_bytes())]
+    mid = pb.Record()
+    mid.config.update.add(key="reranker", value_json='"cross-encoder"')
+    filler = [records[4]] * 20000  # a few MB of repeated records
+    _log(folder).write_bytes(
+        write_log(
+            records[:4] + filler + [mid.SerializeToString()] + filler + records[4:]
+        )
+    )
+    fast = _only_run(wandb_dir)
+    assert fast.partial and "reranker" not in fast.config
+    assert fast.state == "finished" and fast.config_value("retriever.k") == 5
+    deep = load_runs([wandb_dir], deep=True)[0]
+    assert not deep.partial and deep.config["reranker"] == "cross-encoder"
+    assert main(["runs", "--dir", str(wandb_dir)]) == 0
+    table = capsys.readouterr().out
+    assert "finished*" in table and "--deep reads everything" in table

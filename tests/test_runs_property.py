@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-import wandbgen
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_runs_corpus import CORPUS
 
+import wandbgen
 from ragguard.runs.folder import read_segment
 from ragguard.runs.index import judge_state, load_runs
 from ragguard.runs.logfile import read_log

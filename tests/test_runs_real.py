@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-import wandbgen
 
+import wandbgen
 from ragguard.cli import main
 from ragguard.runs.index import default_roots, load_runs, run_to_json
 from ragguard.runs.model import Run

@@ -253,3 +253,9 @@ def test_switch_in_a_newcomers_clone_with_either_install_path(clone: Clone) -> N
     assert forced.code == 0, forced.text
     assert forced.text.count("ragguard: on main") == 1
     assert clone.git("branch", "--show-current").text.strip() == "main"
+    # main's .gitignore predates `ragguard init`; keep wandb/ out of the way.
+    (clone.work / ".git" / "info" / "exclude").write_text("wandb/\n")
+    back = clone.ragguard("switch", "exp/bm25")  # the setup is there: the hook runs
+    assert back.code == 0, back.text
+    assert back.text.count("ragguard: on exp/bm25") == 1
+    assert "git exited" not in back.text

@@ -118,7 +118,7 @@ def read_segment(path: str, *, deep: bool = False) -> Segment:
     """Read the run folder at ``path``; never raises, never writes into it."""
     name = os.path.basename(path)
     try:
-        return _read(path, name, deep)
+        segment = _read(path, name, deep)
     except (OSError, ValueError) as error:
         return Segment(
             path=path,
@@ -128,6 +128,19 @@ def read_segment(path: str, *, deep: bool = False) -> Segment:
             unreadable=True,
             reason=f"cannot read the folder: {_one_line(error)}",
         )
+    if not _is_utf8(path):
+        note = "the folder's path is not valid UTF-8 (shown with replacements)"
+        reason = f"{segment.reason}; {note}" if segment.reason else note
+        segment = segment._replace(reason=reason)
+    return segment
+
+
+def _is_utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # surrogate escapes stand for undecodable bytes
+        return False
+    return True
 
 
 def _read(path: str, name: str, deep: bool) -> Segment:

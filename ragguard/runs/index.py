@@ -13,7 +13,7 @@ import stat
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from ragguard.runs import cache
 from ragguard.runs.folder import (
@@ -170,9 +170,10 @@ def _read_all(
         sig = _signature(folder, info)
         entry = old.get(folder)
         segment = None
+        # A deep reading also serves a fast request; not the other way round.
         if entry and entry[0] == sig and (entry[1] or not deep):
             segment = _from_cache(entry[2])
-        if entry is None or segment is None:
+        if segment is None:
             segment = read_segment(folder, deep=deep)
             entry = (sig, deep, tuple(segment))
             changed = True
@@ -442,7 +443,12 @@ def _merge_into(target: dict[str, Any], layer: Mapping[str, Any]) -> None:
             target[key] = value
 
 
+@overload
+def _ascii_safe(text: str) -> str: ...
+@overload
+def _ascii_safe(text: None) -> None: ...
 def _ascii_safe(text: str | None) -> str | None:
+    """``text`` with undecodable bytes (surrogate escapes) as U+FFFD."""
     if text is None:
         return None
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -452,10 +458,14 @@ def _ascii_safe(text: str | None) -> str | None:
 
 
 def run_to_json(run: Run) -> dict[str, Any]:
-    """The JSON object ``ragguard runs --json`` prints for ``run``."""
+    """The JSON object ``ragguard runs --json`` prints for ``run``.
+
+    Undecodable bytes in folder names (surrogate escapes in ``Run.path``)
+    become U+FFFD here, so the JSON is valid UTF-8 for any reader.
+    """
     return {
-        "id": run.id,
-        "path": run.path,
+        "id": _ascii_safe(run.id),
+        "path": _ascii_safe(run.path),
         "mode": run.mode,
         "state": run.state,
         "exit_code": run.exit_code,
@@ -475,7 +485,7 @@ def run_to_json(run: Run) -> dict[str, Any]:
         "dirty": run.dirty,
         "reason": run.reason,
         "partial": run.partial,
-        "segments": list(run.segments),
+        "segments": [_ascii_safe(p) for p in run.segments],
         "log_mtime": run.log_mtime,
     }
 

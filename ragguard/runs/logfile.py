@@ -55,10 +55,8 @@ class _Reader:
         self.damage = damage
         self.truncated = False
 
-    def records(
-        self, start: int, stop: int | None = None
-    ) -> Iterator[tuple[int, bytes]]:
-        """Yield ``(offset, record)`` from ``start``, none starting at ``stop``+.
+    def records(self, start: int) -> Iterator[tuple[int, bytes]]:
+        """Yield ``(offset, record)`` for each record from ``start`` on.
 
         ``start`` is 7 (just after the header) or a block boundary, where
         continuation chunks of a record begun earlier are skipped.
@@ -106,8 +104,6 @@ class _Reader:
                     self._note(f"checksum mismatch at offset {here}")
                     pending = None
                     continue
-                if stop is not None and here >= stop and kind in (FULL, FIRST):
-                    return
                 if kind == FULL:
                     if pending is not None:
                         self._note(f"record at offset {pending_at} cut short")
@@ -215,6 +211,7 @@ def _apply_one(result: LogRead, offset: int, record: bytes) -> bool:
     try:
         result.facts.apply(record)
     except (wire.WireError, UnicodeError, ValueError, TypeError) as error:
-        result.damage.append(f"record at offset {offset} does not decode ({error})")
+        if len(result.damage) < DAMAGE_MAX:
+            result.damage.append(f"record at offset {offset} does not decode ({error})")
         return False
     return True

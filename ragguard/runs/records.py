@@ -61,10 +61,9 @@ class LogFacts:
     def apply(self, record: bytes) -> None:
         """Fold one serialized ``Record`` in; raises ``wire.WireError``."""
         self.records += 1
-        for number, _wire, value in wire.fields(record):
-            if number in WANTED:
-                _HANDLERS[number](self, wire.message(value))
-                return  # one record type per record (a protobuf oneof)
+        found = wire.find_message(record, WANTED)
+        if found is not None:
+            _HANDLERS[found[0]](self, found[1])
 
     def finish(self) -> None:
         """Turn the pending config and summary updates into nested dicts."""

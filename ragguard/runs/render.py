@@ -49,7 +49,8 @@ def runs_json(runs: Sequence[Run]) -> str:
     (``indent`` would switch to its pure-Python one, ten times slower)."""
     if not runs:
         return "[]\n"
-    lines = ",\n".join(json.dumps(run_to_json(run), default=str) for run in runs)
+    encode = json.JSONEncoder(default=str).encode
+    lines = ",\n".join(encode(run_to_json(run)) for run in runs)
     return f"[\n{lines}\n]\n"
 
 

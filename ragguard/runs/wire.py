@@ -8,7 +8,7 @@ wandb 0.31 in tests/test_runs_crosscheck.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 
 VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
 
@@ -77,6 +77,45 @@ def fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
             pos += width
         else:
             raise WireError(f"unsupported wire type {wire}")
+
+
+def find_message(data: bytes, wanted: Container[int]) -> tuple[int, bytes] | None:
+    """The first length-delimited field numbered in ``wanted``, and its bytes.
+
+    Other fields are stepped over without being copied: a record is mostly
+    one large field (a history row, console output) that ragguard never reads.
+    """
+    pos = 0
+    end = len(data)
+    while pos < end:
+        key = data[pos]
+        if key < 0x80:
+            pos += 1
+        else:
+            key, pos = read_varint(data, pos)
+        wire = key & 7
+        if wire == LENGTH:
+            size = data[pos] if pos < end else 0x80
+            if size < 0x80:
+                pos += 1
+            else:
+                size, pos = read_varint(data, pos)
+            if pos + size > end:
+                raise WireError("length-delimited field runs past the end")
+            if key >> 3 in wanted:
+                return key >> 3, data[pos : pos + size]
+            pos += size
+        elif wire == VARINT:
+            _value, pos = read_varint(data, pos)
+        elif wire == FIXED64:
+            pos += 8
+        elif wire == FIXED32:
+            pos += 4
+        else:
+            raise WireError(f"unsupported wire type {wire}")
+    if pos > end:
+        raise WireError("fixed-width field runs past the end")
+    return None
 
 
 def as_int32(value: int) -> int:
