@@ -366,7 +366,12 @@ def sync(
     type=click.Path(dir_okay=False, writable=True),
     help="Write a Markdown summary here (also appended to $GITHUB_STEP_SUMMARY).",
 )
-def gate(target: str, head: str | None, as_json: bool, markdown: str | None) -> int:
+@click.option(
+    "--offline", is_flag=True, help="Never ask the W&B API (also RAGGUARD_OFFLINE=1)."
+)
+def gate(
+    target: str, head: str | None, as_json: bool, markdown: str | None, offline: bool
+) -> int:
     """The merge gate: does HEAD's best run beat TARGET's by the policy's criteria?
 
     Exits 1 when the merge should not happen. For CI and by hand; the same
@@ -377,7 +382,9 @@ def gate(target: str, head: str | None, as_json: bool, markdown: str | None) -> 
     from ragguard.gate import gate_command
 
     out = Path(markdown) if markdown else None
-    code, text = gate_command(target, head, as_json=as_json, markdown=out)
+    code, text = gate_command(
+        target, head, as_json=as_json, markdown=out, offline=offline
+    )
     click.echo(text)
     return code
 

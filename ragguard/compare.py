@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -289,27 +287,20 @@ def branch_side_runs(
     """The runs that stand for ``branch``: its own runs, or for the default
     branch every run on a commit it contains, read from its remote-tracking
     ref when there is one (its baseline, as the gate sees it)."""
-    from ragguard.selection import in_projects, runs_of_branch, runs_on_commits
+    from ragguard.selection import (
+        contained_in,
+        in_projects,
+        runs_of_branch,
+        runs_on_commits,
+    )
 
     if branch != repo.default_branch(policy):
         return runs_of_branch(repo, branch, runs, policy)
     mine = in_projects(runs, policy)
     ref = repo.refs.get(repo.default_ref(policy) or "")  # the remote's copy
     tip = ref.oid if ref else repo.branch_oid(branch)
-    commits = reachable(repo, tip, {run.commit for run in mine if run.commit})
+    commits = contained_in(repo, tip, {run.commit for run in mine if run.commit})
     return runs_on_commits(mine, commits, {branch})
-
-
-def reachable(repo: Repo, tip: str | None, commits: set[str]) -> set[str]:
-    """The ``commits`` that ``tip`` contains. Walks from the runs' commits
-    until they meet ``tip``'s history rather than listing all of it: 4 ms
-    instead of 50 ms on 10,000 commits."""
-    if tip is None:
-        return set()
-    present = repo.existing_commits(commits)
-    if not present:
-        return set()
-    return present - set(repo.rev_list(sorted(present), [tip]))
 
 
 def side_of(
@@ -359,6 +350,7 @@ def compare(
     """``ragguard compare A B [--metric M]`` in the repository around ``cwd``."""
     from ragguard.config import load_policy
     from ragguard.gitrepo import Repo
+    from ragguard.selection import local_runs
 
     repo = Repo.discover(cwd)
     policy = load_policy(repo.root)
@@ -376,15 +368,6 @@ def compare(
     side_a = pick(a, kind_a, runs_a, chosen, goal)
     side_b = pick(b, kind_b, runs_b, chosen, goal)
     return compare_sides(side_a, side_b, chosen, policy), policy
-
-
-def local_runs(repo: Repo, policy: Policy) -> list[Run]:
-    """Every local run, through the same warm cache the hooks use."""
-    from ragguard.checks import skip_from_env
-    from ragguard.hooks import Hook
-
-    hook = Hook("status", repo, policy, skip_from_env(), sys.stdout, os.environ)
-    return hook.runs()
 
 
 # --- rendering --------------------------------------------------------------------

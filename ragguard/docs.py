@@ -428,13 +428,6 @@ def _branch_or_current(repo: Repo, branch: str | None) -> str:
 
 def branch_runs(repo: Repo, branch: str, policy: Policy) -> list[Run]:
     """The branch's runs from the run index, newest first."""
-    from ragguard.runs.index import default_roots, load_runs
-    from ragguard.selection import runs_of_branch
+    from ragguard.selection import local_runs, runs_of_branch
 
-    roots = default_roots(repo.root, policy.wandb.dirs)
-    runs = load_runs(
-        roots,
-        cache_dir=repo.common_dir / "ragguard",  # the cache the hooks keep warm
-        stale_after=policy.wandb.stale_after,
-    )
-    return runs_of_branch(repo, branch, runs, policy)
+    return runs_of_branch(repo, branch, local_runs(repo, policy), policy)

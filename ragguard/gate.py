@@ -229,7 +229,7 @@ def gate(
     source: str = "local run folders",
 ) -> Verdict:
     """Gather the runs of ``head_ref`` and ``target`` in ``repo`` and decide."""
-    from ragguard.selection import in_projects, runs_on_commits
+    from ragguard.selection import contained_in, in_projects, runs_on_commits
 
     head_tip = resolve_commit(repo, head_ref)
     target_tip = resolve_commit(repo, target)
@@ -238,7 +238,8 @@ def gate(
     head_commits = set(repo.rev_list([head_tip], excluded)) if head_tip else set()
     head_name = branch_name(repo, head_ref)
     head_runs = runs_on_commits(mine, head_commits, {head_name})
-    target_commits = set(repo.rev_list([target_tip], [])) if target_tip else set()
+    run_commits = {run.commit for run in mine if run.commit}
+    target_commits = contained_in(repo, target_tip, run_commits)
     target_runs = [run for run in mine if run.commit in target_commits]
     return decide(
         head_runs,
@@ -289,28 +290,36 @@ def gate_command(
     markdown: Path | None = None,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
+    offline: bool = False,
 ) -> tuple[int, str]:
     """``ragguard gate``: the verdict as text or JSON, and the exit code.
+
+    Without local runs and with ``wandb.remote`` on, the runs are read from
+    the W&B API (time-limited; ``offline`` or ``RAGGUARD_OFFLINE`` skip it).
 
     The Markdown summary goes to ``markdown`` and is appended to
     ``$GITHUB_STEP_SUMMARY`` when that is set.
     """
     from ragguard.config import load_policy
     from ragguard.gitrepo import Repo
-    from ragguard.runs.index import default_roots, load_runs
+    from ragguard.selection import local_runs
 
     env = os.environ if env is None else env
     repo = Repo.discover(cwd)
     policy = load_policy(repo.root)
     head_ref = head or repo.head_ref or "HEAD"
-    runs = load_runs(
-        default_roots(repo.root, policy.wandb.dirs),
-        cache_dir=repo.common_dir / "ragguard",
-        stale_after=policy.wandb.stale_after,
-    )
+    runs = local_runs(repo, policy)
     name = branch_name(repo, head_ref)
     filled = head_doc_filled(repo, policy, name, resolve_commit(repo, head_ref))
     source = "local run folders" if runs else "local run folders (none found)"
+    if not runs and policy.wandb.remote:  # remote checks (ragguard/remote.py)
+        from ragguard.remote import runs_for_gate
+
+        remote_runs, note = runs_for_gate(repo, policy, env, offline=offline)
+        if remote_runs:
+            runs, source = remote_runs, note or "the W&B API"
+        elif note:
+            source = f"{source}; {note}"
     verdict = gate(
         repo,
         policy,

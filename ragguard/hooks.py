@@ -91,14 +91,9 @@ class Hook:
     def runs(self) -> list[Run]:
         """Every local run (warm: read from the run index's cache)."""
         if self._runs is None:
-            from ragguard.runs.index import default_roots, load_runs
+            from ragguard.selection import local_runs
 
-            wandb = self.policy.wandb
-            self._runs = load_runs(
-                default_roots(self.repo.root, wandb.dirs),
-                cache_dir=self.repo.common_dir / "ragguard",
-                stale_after=wandb.stale_after,
-            )
+            self._runs = local_runs(self.repo, self.policy)
         return self._runs
 
     def print(self, lines: Iterable[str]) -> None:

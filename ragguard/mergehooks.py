@@ -34,10 +34,15 @@ def wants_gate(hook: Hook, branch: str | None) -> bool:
 
 def runs_reachable(hook: Hook, tips: list[str], exclude: list[str]) -> list[Run]:
     """The policy's runs whose commit is reachable from ``tips`` only."""
-    from ragguard.selection import in_projects, runs_on_commits
+    from ragguard.selection import contained_in, in_projects, runs_on_commits
 
-    commits = set(hook.repo.rev_list(tips, exclude)) if tips else set()
-    return runs_on_commits(in_projects(hook.runs(), hook.policy), commits)
+    mine = in_projects(hook.runs(), hook.policy)
+    if len(tips) == 1 and not exclude:  # a whole history: walk from the runs
+        run_commits = {run.commit for run in mine if run.commit}
+        commits = contained_in(hook.repo, tips[0], run_commits)
+    else:
+        commits = set(hook.repo.rev_list(tips, exclude)) if tips else set()
+    return runs_on_commits(mine, commits)
 
 
 def push_gate(hook: Hook, ctx: Context, target_tip: str | None) -> Context:

@@ -375,6 +375,8 @@ def _child_env(env: Mapping[str, str], work: Path) -> dict[str, str]:
         or os.path.join(child.get("HOME") or str(work), ".config", "wandb"),
         PYTHONDONTWRITEBYTECODE="1",
     )
+    # wandb-core otherwise posts its own metrics to the server on every call.
+    child.setdefault("WANDB_ERROR_REPORTING", "false")
     return child
 
 
@@ -762,6 +764,8 @@ def runs_for_gate(
     if not answer.ok:
         return [], f"W&B not reachable: {answer.error}"
     runs = [to_run(raw) for raw in answer.runs]
+    if not runs:
+        return [], f"{place} has no finished runs"
     more = f", the newest {MAX_RUNS} finished runs only" if answer.truncated else ""
     return runs, f"{place}{more}"
 

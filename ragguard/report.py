@@ -185,9 +185,10 @@ def report(
     branch: str | None = None, *, fmt: Format = "markdown", cwd: Path | None = None
 ) -> str:
     """``ragguard report [--branch B] [--format markdown|json]``."""
-    from ragguard.compare import branch_side_runs, local_runs
+    from ragguard.compare import branch_side_runs
     from ragguard.config import load_policy
     from ragguard.gitrepo import Repo
+    from ragguard.selection import local_runs
 
     repo = Repo.discover(cwd)
     policy = load_policy(repo.root)

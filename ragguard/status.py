@@ -75,10 +75,9 @@ def _on_branch(
     default: str,
     failed: Validation | None,
 ) -> Status:
-    from ragguard.compare import local_runs
     from ragguard.docs import doc_is_filled
     from ragguard.hooks import doc_state, left_facts
-    from ragguard.selection import runs_of_branch
+    from ragguard.selection import local_runs, runs_of_branch
 
     everything = local_runs(repo, policy)
     runs = tuple(runs_of_branch(repo, branch, everything, policy))

@@ -335,15 +335,9 @@ def sync_command(
 def _choose(
     repo: Repo, policy: Policy, names: Sequence[str], all_runs: bool
 ) -> tuple[list[Planned], str]:
-    from ragguard.runs.index import default_roots, load_runs
-    from ragguard.selection import runs_of_branch
+    from ragguard.selection import local_runs, runs_of_branch
 
-    roots = default_roots(repo.root, policy.wandb.dirs)
-    runs = load_runs(
-        roots,
-        cache_dir=repo.common_dir / "ragguard",  # the cache the hooks keep warm
-        stale_after=policy.wandb.stale_after,
-    )
+    runs = local_runs(repo, policy)
     if names:
         return plan(select_named(runs, names), explicit=True), "the named runs"
     if all_runs:

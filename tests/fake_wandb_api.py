@@ -164,10 +164,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         length = int(self.headers.get("content-length") or 0)
-        body = json.loads(self.rfile.read(length) or b"{}")
+        raw = self.rfile.read(length)
         state = self.server.state
+        if self.path.startswith("/sdk/otel/"):
+            state.requests.append({"op": "otel", "path": self.path})
+            self._send(200, {})
+            return
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            state.requests.append({"op": None, "path": self.path, "raw": raw[:300]})
+            self._send(400, {"errors": [{"message": "the body is not JSON"}]})
+            return
         op = _operation(body)
-        state.requests.append({"op": op, "variables": body.get("variables")})
+        state.requests.append(
+            {"op": op, "path": self.path, "variables": body.get("variables")}
+        )
+        if op == "unknown":
+            state.requests[-1]["body"] = body
         if state.mode == "hang":
             state.release.wait()
             return

@@ -16,12 +16,11 @@ import ragworld
 
 from conftest import git, isolated_env
 from ragguard.cli import main
-from ragguard.compare import local_runs
 from ragguard.config import load_policy, parse_policy
 from ragguard.errors import Exit
 from ragguard.gitrepo import Repo
 from ragguard.report import JSON_SCHEMA, doc_goal, report, summary_table
-from ragguard.selection import runs_of_branch
+from ragguard.selection import local_runs, runs_of_branch
 
 GOLDEN = Path(__file__).parent / "golden"
 

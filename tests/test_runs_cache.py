@@ -61,11 +61,14 @@ def test_warm_load_reads_nothing_and_agrees(copied, reads):
     assert warm == cold
 
 
-def test_appending_to_a_log_or_syncing_invalidates_one_entry(copied, reads):
+def test_appending_to_a_log_or_syncing_invalidates_one_entry(
+    copied, reads, sample_runs
+):
     roots = [copied / "wandb"]
     cache_dir = copied / ".git" / "ragguard"
     runs = load_runs(roots, cache_dir=cache_dir)
-    killed = next(r for r in runs if r.state == "running")  # fresh, no exit record
+    name = sample_runs.folders["killed"].name
+    killed = next(r for r in runs if Path(r.path).name == name)
     log = next(Path(killed.path).glob("*.wandb"))
     reads.clear()
     with open(log, "ab") as handle:

