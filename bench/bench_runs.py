@@ -34,7 +34,9 @@ HERE = Path(__file__).resolve().parent
 RUNS = HERE / "out" / "runs" / "wandb"
 BIG = HERE / "out" / "big" / "wandb" / "offline-run-20250101_000000-biglog01"
 PY = sys.executable
-RAGGUARD = [PY, "-m", "ragguard"]
+# The console script, as users and the hook shims run it (``-m`` adds runpy).
+SCRIPT = Path(PY).with_name("ragguard")
+RAGGUARD = [str(SCRIPT)] if SCRIPT.exists() else [PY, "-m", "ragguard"]
 WANDB = str(Path(PY).with_name("wandb"))
 
 

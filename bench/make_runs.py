@@ -45,7 +45,7 @@ for step in range(spec["steps"]):
     run.log({"loss": 1.0 / (step + 1), "recall@5": step / spec["steps"]})
 run.summary["best_recall"] = 0.8
 if spec["fail"]:
-    raise SystemExit(3)
+    raise RuntimeError("the bench run fails on purpose")
 run.finish()
 """
 
@@ -175,7 +175,8 @@ def build(out: Path, count: int, seed: int = 7) -> None:
 def build_big(out: Path, size_mb: int) -> Path:
     """A run folder with a ``size_mb`` MiB log: real head and tail, history between."""
     with tempfile.TemporaryDirectory() as tmp:
-        template = write_templates(Path(tmp))[-1]
+        # the longest template: 200 steps, tags and nested config
+        template = max(write_templates(Path(tmp)), key=_log_size)
         records = [
             r.SerializeToString() for r in decode(next(template.glob("*.wandb")))
         ]
@@ -193,6 +194,10 @@ def build_big(out: Path, size_mb: int) -> Path:
                 writer.add(record)
     print(f"{size_mb} MiB log in {folder}")
     return folder
+
+
+def _log_size(folder: Path) -> int:
+    return sum(log.stat().st_size for log in folder.glob("*.wandb"))
 
 
 def decode_bytes(records: list[bytes]) -> list[Any]:

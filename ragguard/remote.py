@@ -149,13 +149,14 @@ def to_run(raw: Mapping[str, Any]) -> Run:
     entity, project, run_id = raw.get("entity"), raw.get("project"), str(raw["id"])
     return Run(
         id=run_id,
-        path=str(raw.get("url") or f"wandb:{entity}/{project}/{run_id}"),
+        # Not the URL: checks show paths through pathlib, which folds "//".
+        path=f"wandb:{entity}/{project}/{run_id}",
         mode="online",
         state=state,
         sync="synced",
         project=project,
         entity=entity,
-        name=raw.get("name"),
+        name=raw.get("name") if raw.get("name") != run_id else None,
         tags=tuple(raw.get("tags") or ()),
         config=dict(raw.get("config") or {}),
         summary=dict(raw.get("summary") or {}),
@@ -339,10 +340,15 @@ def run_child(
 ) -> list[Answer]:
     """Ask W&B in a child process; kill it when ``budget`` seconds are up."""
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="ragguard-remote-") as tmp:
+    with tempfile.TemporaryDirectory(
+        prefix="ragguard-remote-", ignore_cleanup_errors=True
+    ) as tmp:
         work = Path(tmp)
         request = {
-            "timeout": max(1, int(budget)),
+            # Longer than the budget: the kill at the deadline decides, so
+            # a silent server always reads as one (wandb's own timeout error
+            # speaks of "verifying credentials").
+            "timeout": int(budget) + 2,
             "max_runs": MAX_RUNS,
             "per_page": PER_PAGE,
             "queries": [_query_json(q) for q in queries],
@@ -371,8 +377,6 @@ def _child_env(env: Mapping[str, str], work: Path) -> dict[str, str]:
     child.update(
         WANDB_SILENT="true",
         WANDB_DIR=str(work),
-        WANDB_CONFIG_DIR=child.get("WANDB_CONFIG_DIR")
-        or os.path.join(child.get("HOME") or str(work), ".config", "wandb"),
         PYTHONDONTWRITEBYTECODE="1",
     )
     # wandb-core otherwise posts its own metrics to the server on every call.
@@ -551,7 +555,7 @@ def _write_result(work: Path, out: Mapping[str, Any]) -> None:
 
 # --- pre-push ---------------------------------------------------------------------
 
-_SESSIONS: dict[int, Remote] = {}
+_SESSIONS: dict[int, tuple[weakref.ref[Any], Remote]] = {}
 
 
 def session(
@@ -560,10 +564,12 @@ def session(
     """The :class:`Remote` of the command ``owner`` stands for (a hook): every
     pushed ref spends from the same deadline."""
     key = id(owner)
-    if key not in _SESSIONS:
-        _SESSIONS[key] = Remote(policy, cache_dir, env)
+    known = _SESSIONS.get(key)
+    if known is None or known[0]() is not owner:
+        known = (weakref.ref(owner), Remote(policy, cache_dir, env))
+        _SESSIONS[key] = known
         weakref.finalize(owner, _SESSIONS.pop, key, None)
-    return _SESSIONS[key]
+    return known[1]
 
 
 def augment_push(
@@ -579,19 +585,19 @@ def augment_push(
 
     Local online runs whose upload W&B confirms (in a final state that agrees
     with the local one) become ``synced``; runs of the push's commits that W&B
-    has and this machine does not are added (``mode`` online, ``path`` their
-    URL). On timeout or error the runs come back unchanged, with a warning.
+    has and this machine does not are added (see :func:`to_run`). On timeout
+    or error the runs come back unchanged but for uploads the cache confirms,
+    with a warning.
     """
     policy, env = hook.policy, hook.env
     wb = policy.wandb
     notes: list[str] = []
     if not wb.remote:
         return list(runs), notes
-    if is_offline(env):
-        return list(runs), [f"ragguard: W&B remote checks off ({OFFLINE_ENV} is set)"]
-    if not (wb.entity and wb.project):
-        return list(runs), [_NO_PROJECT]
     remote_work = session(hook, policy, hook.repo.common_dir / "ragguard", env)
+    if is_offline(env) or not (wb.entity and wb.project):
+        remote_work.once(notes, _OFF if is_offline(env) else _NO_PROJECT)
+        return list(runs), notes
     commits = _push_commits(hook.repo, policy, local_oid, remote_oid, remote, branch)
     query = Query(
         wb.entity,
@@ -606,9 +612,10 @@ def augment_push(
     local_ids = {run.id for run in hook.runs()}
     if answer.ok:
         return _apply(runs, answer, commits, branch, policy, local_ids, notes)
-    return _fallback(remote_work, runs, answer, notes)
+    return _fallback(remote_work, runs, answer, commits, notes)
 
 
+_OFF = f"ragguard: W&B remote checks off ({OFFLINE_ENV} is set)"
 _NO_PROJECT = (
     "ragguard: wandb.remote is on but wandb.entity and wandb.project are not"
     " both set in .ragguard.yaml: W&B was not asked"
@@ -711,7 +718,11 @@ def _agree(local: str, remote: str) -> bool:
 
 
 def _fallback(
-    remote_work: Remote, runs: Sequence[Run], answer: Answer, notes: list[str]
+    remote_work: Remote,
+    runs: Sequence[Run],
+    answer: Answer,
+    commits: set[str],
+    notes: list[str],
 ) -> tuple[list[Run], list[str]]:
     """W&B could not be asked: confirm what the cache holds in a final state
     and mention the rest; never add a run that could block the push."""
@@ -721,17 +732,27 @@ def _fallback(
     )
     cached = remote_work.cached(query)
     found = {str(raw["id"]): raw for raw in cached.runs}
-    checked = []
-    for run in runs:
-        raw = found.get(run.id)
-        state = STATES.get(str(raw.get("state")), "") if raw else ""
-        if run.id in query.ids and state in _FINAL and _agree(run.state, state):
-            age = _age(cached.ages[run.id])
-            notes.append(f"ragguard: {run.id} confirmed by a W&B answer from {age} ago")
-            checked.append(replace(run, sync="synced"))
-        else:
-            checked.append(run)
+    checked = [_confirm_cached(run, found, cached, notes) for run in runs]
+    local = {run.id for run in runs}
+    for run_id, raw in found.items():
+        if run_id not in local and raw.get("commit") in commits:
+            notes.append(
+                f"ragguard: warning: run {run_id} was {raw.get('state')} in W&B"
+                f" {_age(cached.ages[run_id])} ago (cached; not checked now)"
+            )
     return checked, notes
+
+
+def _confirm_cached(
+    run: Run, found: Mapping[str, Mapping[str, Any]], cached: Answer, notes: list[str]
+) -> Run:
+    raw = found.get(run.id)
+    state = STATES.get(str(raw.get("state")), "") if raw else ""
+    if run.id in cached.query.ids and state in _FINAL and _agree(run.state, state):
+        age = _age(cached.ages[run.id])
+        notes.append(f"ragguard: {run.id} confirmed by a W&B answer from {age} ago")
+        return replace(run, sync="synced")
+    return run
 
 
 def _age(seconds: float) -> str:

@@ -311,20 +311,27 @@ def set_up(
 ) -> Clone:
     """Clone, ``ragguard init``, then install the hooks the chosen way."""
     work = copy_template(template, dest)
-    clone = Clone(work, dest / "origin.git", work / template.run_folder, install_path)
+    set_up_ragguard(request, work, install_path)
+    return Clone(work, dest / "origin.git", work / template.run_folder, install_path)
+
+
+def set_up_ragguard(
+    request: pytest.FixtureRequest, work: Path, install_path: str
+) -> None:
+    """``ragguard init``, then ``ragguard install`` or ``pre-commit install``."""
+    ragguard = (sys.executable, "-m", "ragguard")
     if install_path == "direct":
-        assert clone.ragguard("init").code == 0
-        assert clone.ragguard("install").code == 0
-        return clone
+        for command in ("init", "install"):
+            done = run(work, *ragguard, command)
+            assert done.returncode == 0, done.stdout + done.stderr
+        return
     source: PreCommitSource = request.getfixturevalue("pre_commit_source")
     request.getfixturevalue("monkeypatch").setenv("PRE_COMMIT_HOME", str(source.home))
-    init = clone.ragguard(
-        "init", "--pre-commit", "--repo", str(source.repo), "--rev", source.rev
-    )
-    assert init.code == 0, init.text
-    installed = Output.of(run(work, sys.executable, "-m", "pre_commit", "install"))
-    assert installed.code == 0, installed.text
-    return clone
+    init = ("init", "--pre-commit", "--repo", str(source.repo), "--rev", source.rev)
+    done = run(work, *ragguard, *init)
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = run(work, sys.executable, "-m", "pre_commit", "install")
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def commit_setup(clone: Clone) -> None:

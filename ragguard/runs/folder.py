@@ -9,6 +9,7 @@ looked at on every load, in :mod:`ragguard.runs.index`.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import stat
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 if TYPE_CHECKING:  # the log reader is imported only when a log is read
     from ragguard.runs.logfile import LogRead
     from ragguard.runs.records import LogFacts
+
+log = logging.getLogger(__name__)
 
 # wandb names: run-<stamp>-<id>, offline-run-<stamp>-<id>, pre-0.10 dryrun-<stamp>-<id>.
 # Ids chosen by the user may hold '-' or ':' (litjtml), so the id is the rest.
@@ -119,7 +122,8 @@ def read_segment(path: str, *, deep: bool = False) -> Segment:
     name = os.path.basename(path)
     try:
         segment = _read(path, name, deep)
-    except (OSError, ValueError) as error:
+    except Exception as error:  # never raise on a folder: it becomes unreadable
+        log.debug("reading %s failed", path, exc_info=True)
         return Segment(
             path=path,
             folder_id=_folder_id(path, name),

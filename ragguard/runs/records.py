@@ -267,7 +267,7 @@ def _item(data: bytes, pos: int, end: int) -> tuple[tuple[bytes, ...], bytes]:
 def _json(raw: bytes | str) -> Any:
     try:
         return json.loads(raw) if raw else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
 
 
