@@ -13,8 +13,9 @@ wandb 0.31 sends API requests through its own ``wandb-core`` service process,
 and neither a thread nor a socket timeout can be trusted to come back. The
 child writes its answer to a file after every query (never to a pipe, which a
 surviving ``wandb-core`` would keep open), so work finished before the
-deadline is kept. Timeouts and errors become warnings naming what was not
-checked; they never block.
+deadline is kept. A TCP connection to the server is tried first, so that a
+machine without network is told at once instead of at the deadline. Timeouts
+and errors become warnings naming what was not checked; they never block.
 
 Answers are cached per run with the time they were read, in
 ``<git common dir>/ragguard/remote.json`` (replaced atomically). When W&B
@@ -37,6 +38,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
@@ -62,6 +64,7 @@ WINDOW_SLACK = 3600.0  # seconds: clocks of a laptop and a cluster differ
 CACHE_KEEP = 30 * 86400.0  # seconds an unused cache entry is kept
 _MIN_START = 0.3  # seconds: below this a child process cannot do anything
 _REAP = 1.0  # seconds to wait for a killed child to be reaped
+_PROBE = 1.5  # seconds for the TCP connection that tells "no network" at once
 
 # W&B's run states and what ragguard calls them.
 STATES: Mapping[str, State] = {
@@ -315,6 +318,9 @@ class Remote:
         if self.remaining() < _MIN_START:
             error = f"the {self.limit:g} s limit for W&B checks was used up"
             return [Answer(q, error=error) for q in queries]
+        unreachable = probe(self.env, min(_PROBE, self.remaining()))
+        if unreachable:
+            return [Answer(q, error=unreachable) for q in queries]
         answers = run_child(queries, self.remaining(), self.env, self.secrets)
         store_cache(self.cache_path, answers, time.time())
         return answers
@@ -327,6 +333,65 @@ class Remote:
         if line not in self._said:
             self._said.add(line)
             notes.append(line)
+
+
+# --- a quick look before the child -----------------------------------------------
+
+_PROXIES = ("https_proxy", "http_proxy", "all_proxy")
+
+
+def api_url(env: Mapping[str, str]) -> str:
+    """The W&B server wandb will talk to: ``WANDB_BASE_URL``, else wandb's
+    settings file, else the public cloud."""
+    if env.get("WANDB_BASE_URL"):
+        return env["WANDB_BASE_URL"]
+    import configparser
+
+    folder = env.get("WANDB_CONFIG_DIR") or os.path.join(
+        env.get("HOME") or "~", ".config", "wandb"
+    )
+    settings = configparser.ConfigParser()
+    try:
+        settings.read(os.path.expanduser(os.path.join(folder, "settings")))
+        return settings.get("default", "base_url")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return "https://api.wandb.ai"
+
+
+def probe(env: Mapping[str, str], timeout: float) -> str | None:
+    """Why the W&B server cannot be reached, or ``None`` when a TCP connection
+    opens (or a proxy is configured, which only wandb knows how to use).
+
+    wandb retries an unreachable server until its timeout, so without this a
+    laptop without network would spend the whole limit on every push.
+    """
+    if any(env.get(name) or env.get(name.upper()) for name in _PROXIES):
+        return None
+    from urllib.parse import urlparse
+
+    url = urlparse(api_url(env))
+    host = url.hostname or ""
+    port = url.port or (80 if url.scheme == "http" else 443)
+    outcome: list[str | None] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(_connect(host, port, timeout)), daemon=True
+    )
+    worker.start()
+    worker.join(timeout)  # name lookups have no timeout of their own
+    if not outcome:
+        return f"cannot reach {host}:{port} within {timeout:.1f} s"
+    return outcome[0]
+
+
+def _connect(host: str, port: int, timeout: float) -> str | None:
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as error:
+        reason = error.strerror or str(error) or type(error).__name__
+        return f"cannot reach {host}:{port}: {reason}"
 
 
 # --- the child process ----------------------------------------------------------

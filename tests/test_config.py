@@ -132,6 +132,7 @@ push: {check_tags: true}
         "runs-synced",
         "run-metadata",
         "run-commit",
+        "merge-gate",
     ]
 
 

@@ -294,3 +294,16 @@ def test_demo_leaves_its_project_for_the_user(
 def test_demo_finishes_within_a_minute(transcript: tuple[int, str, float]) -> None:
     _, _, seconds = transcript
     assert seconds < 60  # about 6 s on a laptop; the margin is for a busy CI
+
+
+def test_switch_summary_lists_the_arrived_branchs_runs_best_first(
+    transcript: tuple[int, str, float],
+) -> None:
+    _, out, _ = transcript
+    table = out.split("$ python retrieve.py\n", 1)[1].split("\n$ ", 1)[0]
+    ids = [line.split()[1] for line in table.splitlines()[2:]]  # best first
+    assert len(ids) == 5
+    summary = out.split("$ git switch exp/bm25-k1\n", 1)[1]
+    positions = [summary.find(run_id) for run_id in ids]
+    assert min(positions) >= 0
+    assert positions[0] == min(positions)

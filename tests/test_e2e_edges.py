@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from e2e_support import (
-    SETUP_FILES,
     Output,
     Template,
     changed,
@@ -98,7 +97,7 @@ def test_sha256_repository_push_checks_new_branches(
     request: pytest.FixtureRequest, tmp_path: Path, install_path: str
 ) -> None:
     work, origin = fresh(request, tmp_path, install_path, object_format="sha256")
-    git(work, "add", *SETUP_FILES)
+    git(work, "add", "-A")  # what ragguard init wrote
     assert git(work, "commit", "-q", "-m", "Set up ragguard for the team").code == 0
     git(work, "remote", "add", "origin", str(origin))
     branch = "exp/réécriture-requêtes"  # a slash and accents
@@ -124,7 +123,7 @@ def test_a_repository_without_a_remote_and_a_detached_head(
     request: pytest.FixtureRequest, tmp_path: Path, install_path: str
 ) -> None:
     work, _ = fresh(request, tmp_path, install_path)
-    git(work, "add", *SETUP_FILES)
+    git(work, "add", "-A")  # what ragguard init wrote
     assert git(work, "commit", "-q", "-m", "Set up ragguard for the team").code == 0
     git(work, "switch", "-q", "-c", "exp/chunks")
     _document(work, "exp/chunks")

@@ -448,3 +448,36 @@ def test_gate_says_when_w_and_b_could_not_be_read(repo: Path) -> None:
         "local run folders (none found); W&B not reachable:"
         " W&B did not answer within 1.0 s"
     )
+
+
+# --- no network -------------------------------------------------------------------
+
+
+def test_no_network_is_told_at_once(work: Path) -> None:
+    tip = commit_on_branch(work, "exp/nonet")
+    with serve(FakeWandb(entity=ENTITY)) as server:
+        closed = server.url  # nothing listens there once the block ends
+    env = dict(os.environ, WANDB_BASE_URL=closed, WANDB_API_KEY="k" * 40)
+    code, out, took = hook(work, push_line("exp/nonet", tip), env)
+    port = closed.rsplit(":", 1)[1]
+    assert code == 0
+    assert f"not checked in W&B: cannot reach 127.0.0.1:{port}: Connection refused" in (
+        out
+    )
+    assert took < 1.0, took
+
+
+def test_the_probe_leaves_proxies_to_wandb() -> None:
+    env = {"WANDB_BASE_URL": "http://127.0.0.1:9", "HTTPS_PROXY": "http://p:3128"}
+    assert remote.probe(env, 1.0) is None
+    assert remote.probe({"WANDB_BASE_URL": "http://127.0.0.1:9"}, 1.0)
+
+
+def test_the_server_comes_from_wandb_settings(tmp_path: Path) -> None:
+    folder = tmp_path / ".config" / "wandb"
+    folder.mkdir(parents=True)
+    (folder / "settings").write_text("[default]\nbase_url = https://wandb.corp\n")
+    assert remote.api_url({"HOME": str(tmp_path)}) == "https://wandb.corp"
+    env = {"HOME": str(tmp_path), "WANDB_BASE_URL": "http://x"}
+    assert remote.api_url(env) == "http://x"
+    assert remote.api_url({"HOME": str(tmp_path / "none")}) == "https://api.wandb.ai"
