@@ -218,14 +218,11 @@ def _read_text(path: Path) -> str | None:
 
 
 def _blob_text(repo: Repo, commit: str, rel: str) -> str | None:
-    """The text of ``commit:rel``, read through ``cat-file --batch`` so that no
-    part of the path is taken for an option."""
-    result = repo.git("cat-file", "--batch", input=f"{commit}:{rel}\n", check=False)
-    header, _, body = result.stdout.partition("\n")
-    parts = header.split()
-    if len(parts) != 3 or parts[1] != "blob":
-        return None
-    return body[: int(parts[2])]
+    """The text of ``commit:rel``; ``None`` when the commit has no such file.
+    The argument starts with the commit id, so git never takes it for an
+    option."""
+    result = repo.git("cat-file", "blob", f"{commit}:{rel}", check=False)
+    return result.stdout if result.returncode == 0 else None
 
 
 def _run_roots(hook: Hook) -> tuple[Path, ...]:

@@ -24,7 +24,8 @@ def finish_finding(ctx: Context, run: Run, check: str) -> Finding | None:
         fix = f"rerun it, or keep what it logged: wandb sync {path}"
         return _f(check, "warn", run, message, fix)
     if state == "failed":
-        message = f"failed with exit code {run.exit_code}"
+        code = run.exit_code
+        message = "failed" + (f" with exit code {code}" if code is not None else "")
         fix = f"read {quote(ctx.shown(run.path) + '/files/output.log')}, fix, rerun"
         return _f(check, "warn", run, message, fix)
     if state == "empty":

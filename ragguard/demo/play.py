@@ -33,7 +33,7 @@ BRANCH = "exp/bm25-k1"
 SECOND_BRANCH = "exp/tfidf-bigrams"
 NAME = "RAG Demo"
 EMAIL = "demo@ragguard.invalid"
-DEMO_MODULES = ("rank_bm25", "sklearn", "wandb")  # the experiment's imports
+DEMO_MODULES = ("numpy", "rank_bm25", "sklearn", "wandb")  # the experiment's imports
 _SYNC_COMMAND = re.compile(r"wandb sync (\S+)")
 
 POLICY = """\
