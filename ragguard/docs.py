@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
+import stat
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -367,20 +366,14 @@ def _shown(repo_root: Path, path: Path) -> str:
 
 def _write(path: Path, text: str) -> None:
     """Replace ``path`` atomically: a crash leaves the old doc or the new one."""
-    data = text.encode("utf-8", "surrogateescape")
+    from ragguard.atomic import write_atomic
+
     target = path.resolve()
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        if target.exists():
-            shutil.copymode(target, tmp)
-        else:
-            os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    write_atomic(target, text.encode("utf-8", "surrogateescape"), mode=mode)
 
 
 def _umask() -> int:

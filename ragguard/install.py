@@ -172,11 +172,9 @@ def _chain_note(path: Path) -> str:
 
 
 def _write_executable(path: Path, text: str) -> None:
-    # Write beside the target, then rename: git never sees half a hook.
-    temporary = path.with_name(f".{path.name}.ragguard-tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.chmod(0o755)
-    os.replace(temporary, path)
+    from ragguard.atomic import write_atomic
+
+    write_atomic(path, text.encode("utf-8"), mode=0o755)  # never half a hook
 
 
 def _exists(path: Path) -> bool:

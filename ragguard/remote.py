@@ -264,16 +264,10 @@ def store_cache(path: Path, answers: Sequence[Answer], now: float) -> None:
 
 
 def _write_atomically(path: Path, data: Mapping[str, Any]) -> None:
+    from ragguard.atomic import write_atomic
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".remote-", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(data, out)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomic(path, json.dumps(data).encode("utf-8"))
     except (OSError, TypeError, ValueError) as error:
         log.debug("remote cache not written to %s: %s", path, error)
 

@@ -15,7 +15,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -106,12 +105,10 @@ def record_path(git_dir: Path) -> Path:
 
 def save(git_dir: Path, validation: Validation) -> None:
     """Keep the result for ``ragguard status``; atomic, never a partial file."""
-    path = record_path(git_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".validation-")
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(asdict(validation), out, indent=1)
-    os.replace(tmp, path)
+    from ragguard.atomic import write_atomic
+
+    text = json.dumps(asdict(validation), indent=1)
+    write_atomic(record_path(git_dir), text.encode("utf-8"))
 
 
 def load(git_dir: Path) -> Validation | None:

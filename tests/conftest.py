@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import ragworld
 import wandbgen
 
 # Variables git exports into hooks, and user settings that would leak in.
@@ -164,3 +166,30 @@ def sample_runs(tmp_path_factory: pytest.TempPathFactory) -> wandbgen.SampleRuns
     copy a folder before changing it."""
     base = tmp_path_factory.mktemp("sample-runs")
     return wandbgen.make_sample_runs(base, isolated_env(base / "home"))
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> ragworld.World:
+    """A RAG repository with fixed run ids and commit dates, built once."""
+    env = isolated_env(tmp_path_factory.mktemp("ragworld-home"))
+    return ragworld.world(lambda: tmp_path_factory.mktemp("ragworld"), env)
+
+
+@pytest.fixture
+def work(world: ragworld.World, tmp_path: Path) -> Path:
+    """A private copy of the ``world`` repository for one test."""
+    return ragworld.copy(world, tmp_path / "w")
+
+
+def run_ragguard(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m ragguard ARGS`` as a user would run it, in ``cwd``."""
+    return subprocess.run(
+        [sys.executable, "-m", "ragguard", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )

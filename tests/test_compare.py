@@ -6,24 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-import ragworld
 
-from conftest import isolated_env
+import ragworld
 from ragguard.cli import main
 from ragguard.compare import choose_metric, compare, flatten, ranked, render_text
 from ragguard.config import parse_policy
 from ragguard.errors import BadInputError, Exit
-
-
-@pytest.fixture(scope="session")
-def world(tmp_path_factory: pytest.TempPathFactory) -> ragworld.World:
-    env = isolated_env(tmp_path_factory.mktemp("ragworld-home"))
-    return ragworld.world(lambda: tmp_path_factory.mktemp("ragworld"), env)
-
-
-@pytest.fixture
-def work(world: ragworld.World, tmp_path: Path) -> Path:
-    return ragworld.copy(world, tmp_path / "w")
 
 
 def test_flatten_keeps_leaves_dotted_and_drops_wandb_internals() -> None:

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from e2e_support import (
     Output,
     Template,

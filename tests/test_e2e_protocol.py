@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from e2e_support import (
     BM25_MESSAGE,
     SETUP_FILES,

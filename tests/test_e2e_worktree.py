@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from e2e_support import (
     SETUP_FILES,
     Clone,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import wandbgen
-from conftest import git
+from conftest import git, run_ragguard
 
 METRIC = "eval/recall@5"
 POLICY = """\
@@ -44,16 +44,6 @@ def experiment(work: Path, branch: str, recall: float, *, doc: bool = True) -> P
     return folder
 
 
-def ragguard(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ragguard", *args],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 @pytest.fixture
 def gated(repo: Path) -> Path:
     """``repo`` with a merge policy and a baseline run of 0.7 on main."""
@@ -67,7 +57,7 @@ def gated(repo: Path) -> Path:
 
 def test_a_better_branch_passes_and_names_both_runs(gated: Path) -> None:
     folder = experiment(gated, "exp/better", 0.85)
-    result = ragguard(gated, "gate", "--target", "main", "--json")
+    result = run_ragguard(gated, "gate", "--target", "main", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     verdict = json.loads(result.stdout)
     assert verdict["passed"] is True
@@ -102,14 +92,14 @@ def test_a_worse_branch_fails_with_a_markdown_summary(
 
 def test_an_undocumented_branch_fails(gated: Path) -> None:
     experiment(gated, "exp/nodoc", 0.95, doc=False)
-    result = ragguard(gated, "gate")
+    result = run_ragguard(gated, "gate")
     assert result.returncode == 1
     assert "has no filled-in branch doc" in result.stdout
     assert "ragguard doc init exp/nodoc" in result.stdout
 
 
 def test_an_unknown_head_is_a_one_line_error(gated: Path) -> None:
-    result = ragguard(gated, "gate", "--head", "no-such-branch")
+    result = run_ragguard(gated, "gate", "--head", "no-such-branch")
     assert result.returncode == 6
     assert result.stderr.strip().count("\n") == 0
     assert "'no-such-branch' names no commit" in result.stderr

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from e2e_support import copy_checkout
 
 from conftest import git
+from e2e_support import copy_checkout
 from ragguard.cli import main
 from ragguard.errors import EnvironmentProblem, RagguardError
 from ragguard.install import (

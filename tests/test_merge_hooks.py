@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import wandbgen
-from conftest import git
+from conftest import git, run_ragguard
 
 METRIC = "eval/recall@5"
 POLICY = """\
@@ -23,16 +23,6 @@ post_merge:
   validate: "{python} -c 'import sys; print(\\"validating\\"); sys.exit({code})'"
   timeout: 60
 """
-
-
-def ragguard(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ragguard", *args],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def synced_run(work: Path, recall: float) -> Path:
@@ -61,7 +51,7 @@ def make_gated(repo: Path, validate_code: int) -> Path:
     git(repo, "commit", "-q", "-m", "Set the merge criteria for retrievers")
     git(repo, "push", "-q", "origin", "main")
     synced_run(repo, 0.7)
-    assert ragguard(repo, "install").returncode == 0
+    assert run_ragguard(repo, "install").returncode == 0
     return repo
 
 
@@ -102,7 +92,7 @@ def test_a_failed_validation_is_loud_and_recorded(repo: Path) -> None:
     assert result.returncode == 0  # git ignores post-merge's status
     assert "VALIDATION FAILED" in result.stderr
     assert "exited 3" in result.stderr and "git revert -m 1 HEAD" in result.stderr
-    again = ragguard(work, "validate")
+    again = run_ragguard(work, "validate")
     assert again.returncode == 1
     assert "VALIDATION FAILED" in again.stderr
 

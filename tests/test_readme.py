@@ -145,3 +145,19 @@ def test_pre_commit_install_line_names_every_hook_type() -> None:
 )
 def test_every_relative_link_points_at_a_file_in_the_repository(target: str) -> None:
     assert (ROOT / target).exists()
+
+
+@pytest.mark.parametrize("key", list(_policy_keys()))
+def test_every_documented_policy_default_is_the_real_default(key: str) -> None:
+    from ragguard.config import parse_duration
+
+    row = re.search(rf"^\| `{re.escape(key)}` \| `([^`]*)` \|", README, re.MULTILINE)
+    assert row, f"the default of {key} is not written as `value`"
+    shown = yaml.safe_load(row[1])
+    section, name = key.split(".")
+    actual = getattr(getattr(DEFAULT_POLICY, section), name)
+    if isinstance(shown, str) and isinstance(actual, float) and shown[-1:].isalpha():
+        shown = parse_duration(shown)
+    if isinstance(actual, tuple):
+        actual = list(actual)
+    assert shown == actual

@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 
 import pytest
-import ragworld
 
-from conftest import git, isolated_env
+import ragworld
+from conftest import git
 from ragguard.cli import main
 from ragguard.config import load_policy, parse_policy
 from ragguard.errors import Exit
@@ -23,17 +23,6 @@ from ragguard.report import JSON_SCHEMA, doc_goal, report, summary_table
 from ragguard.selection import local_runs, runs_of_branch
 
 GOLDEN = Path(__file__).parent / "golden"
-
-
-@pytest.fixture(scope="session")
-def world(tmp_path_factory: pytest.TempPathFactory) -> ragworld.World:
-    env = isolated_env(tmp_path_factory.mktemp("ragworld-home"))
-    return ragworld.world(lambda: tmp_path_factory.mktemp("ragworld"), env)
-
-
-@pytest.fixture
-def work(world: ragworld.World, tmp_path: Path) -> Path:
-    return ragworld.copy(world, tmp_path / "w")
 
 
 def golden(name: str, text: str) -> None:

@@ -6,23 +6,12 @@ import time
 from pathlib import Path
 
 import pytest
-import ragworld
 
-from conftest import git, isolated_env
+import ragworld
+from conftest import git
 from ragguard.cli import main
 from ragguard.status import render, status
 from ragguard.validate import Validation, save
-
-
-@pytest.fixture(scope="session")
-def world(tmp_path_factory: pytest.TempPathFactory) -> ragworld.World:
-    env = isolated_env(tmp_path_factory.mktemp("ragworld-home"))
-    return ragworld.world(lambda: tmp_path_factory.mktemp("ragworld"), env)
-
-
-@pytest.fixture
-def work(world: ragworld.World, tmp_path: Path) -> Path:
-    return ragworld.copy(world, tmp_path / "w")
 
 
 def screen(work: Path) -> list[str]:

@@ -10,26 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
-import ragworld
-from e2e_support import Clone, commit_setup
 
-from conftest import git, isolated_env
+import ragworld
+from conftest import git
+from e2e_support import Clone, commit_setup
 from ragguard.checks import skip_log_path
 from ragguard.errors import BadInputError, Exit
 from ragguard.gitrepo import Repo
 from ragguard.install import install
 from ragguard.switch import post_checkout_installed, switch
-
-
-@pytest.fixture(scope="session")
-def world(tmp_path_factory: pytest.TempPathFactory) -> ragworld.World:
-    env = isolated_env(tmp_path_factory.mktemp("ragworld-home"))
-    return ragworld.world(lambda: tmp_path_factory.mktemp("ragworld"), env)
-
-
-@pytest.fixture
-def work(world: ragworld.World, tmp_path: Path) -> Path:
-    return ragworld.copy(world, tmp_path / "w")
 
 
 def run(work: Path, branch: str, **options: bool) -> tuple[int, str]:

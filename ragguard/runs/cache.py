@@ -50,19 +50,11 @@ def load(path: Path, schema: Any) -> dict[str, Any]:
 
 def store(path: Path, schema: Any, entries: dict[str, Any]) -> None:
     """Write ``entries`` to ``path`` atomically; log and carry on when it fails."""
-    import tempfile
+    from ragguard.atomic import write_atomic
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".runs-", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                data = {"version": (VERSION, schema), "entries": entries}
-                handle.write(marshal.dumps(data))
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        data = {"version": (VERSION, schema), "entries": entries}
+        write_atomic(path, marshal.dumps(data))
     except (OSError, TypeError, ValueError) as error:
         log.debug("run cache not written to %s: %s", path, error)
 
