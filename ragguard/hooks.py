@@ -663,7 +663,7 @@ def _best(runs: Sequence[Run], policy: Policy) -> str | None:
     value = metric_value(best, metric)
     if value is None:
         return None
-    return f"best {metric} = {value:g} (run {best.id})"
+    return f"best {metric} = {value:.4g} (run {best.id})"
 
 
 def _pre_merge_commit(hook: Hook, argv: list[str], stdin: str) -> int:

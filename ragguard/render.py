@@ -62,7 +62,21 @@ def render_findings(
         )
         if finding.fix:
             lines.append(" " * (width + 3) + paint("fix: ", "dim") + finding.fix)
-    return lines
+    return lines + _fix_all(findings, paint)
+
+
+def _fix_all(findings: Sequence[Finding], paint: Painter) -> list[str]:
+    """One command for many runs to sync: ``ragguard sync`` does them all,
+    one at a time (``wandb sync`` of several folders stops at an empty one)."""
+    ids = [
+        f.subject.split()[1]
+        for f in findings
+        if f.fix.startswith("wandb sync ") and f.subject.startswith("run ")
+    ]
+    if len(ids) < 2:
+        return []
+    command = "ragguard sync " + " ".join(dict.fromkeys(ids))
+    return [f"  {paint('fix all:', 'dim')} {command}"]
 
 
 def _tally(findings: Sequence[Finding]) -> str:

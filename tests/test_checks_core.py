@@ -118,3 +118,22 @@ def test_skip_log_lines(tmp_path: Path) -> None:
     fields = lines[0].split("\t")
     assert fields[1:] == ["pre-push", "runs-synced", "exp/a", "server down"]
     assert lines[1].split("\t")[1:] == ["pre-commit", "all", "(detached)", "-"]
+
+
+def test_many_unsynced_runs_get_one_command_for_all() -> None:
+    from ragguard.render import Painter, render_findings
+
+    findings = [
+        Finding(
+            "runs-synced",
+            "block",
+            f"run {rid} (bm25)",
+            "not synced",
+            f"wandb sync wandb/x-{rid}",
+        )
+        for rid in ("aaaa1111", "bbbb2222")
+    ]
+    lines = render_findings("pre-push", findings, paint=Painter(False))
+    assert lines[-1] == "  fix all: ragguard sync aaaa1111 bbbb2222"
+    one = render_findings("pre-push", findings[:1], paint=Painter(False))
+    assert not any("fix all" in line for line in one)
