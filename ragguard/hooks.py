@@ -442,7 +442,8 @@ def _push_context(
     if branch and "merge-gate" in enabled:
         from ragguard.mergehooks import push_gate
 
-        ctx = push_gate(hook, ctx, _remote_tip(repo, remote, branch, remote_oid))
+        tip = _remote_tip(repo, remote, branch, remote_oid)
+        ctx = push_gate(hook, ctx, ref.local_oid, tip)
     if "run-commit" in enabled:
         ctx = _lost_commits(hook, ctx, ref.local_oid, remote)
     return ctx

@@ -45,13 +45,19 @@ def runs_reachable(hook: Hook, tips: list[str], exclude: list[str]) -> list[Run]
     return runs_on_commits(mine, commits)
 
 
-def push_gate(hook: Hook, ctx: Context, target_tip: str | None) -> Context:
-    """Add what the merge gate needs to a pre-push context: the runs the
-    remote's branch already has (``target_tip``) as the baseline."""
+def push_gate(
+    hook: Hook, ctx: Context, local_oid: str, target_tip: str | None
+) -> Context:
+    """Add what the merge gate needs to a pre-push context: the runs on every
+    commit the push adds to the remote's branch (also those the remote has on
+    other branches: an experiment pushed before it was merged), and the runs
+    that branch already has (``target_tip``) as the baseline."""
     if not wants_gate(hook, ctx.branch):
         return ctx
+    excluded = [target_tip] if target_tip else []
+    merged = runs_reachable(hook, [local_oid], excluded)
     baseline = runs_reachable(hook, [target_tip], []) if target_tip else []
-    return replace(ctx, target_runs=tuple(baseline))
+    return replace(ctx, merge_runs=tuple(merged), target_runs=tuple(baseline))
 
 
 def pre_merge_commit(hook: Hook, argv: list[str], stdin: str) -> int:
@@ -61,24 +67,39 @@ def pre_merge_commit(hook: Hook, argv: list[str], stdin: str) -> int:
     repo = hook.repo
     target = repo.current_branch()
     head = merge_head(repo, hook.env) if wants_gate(hook, target) else None
-    if head is None or repo.head_oid is None:
-        return finish(hook, [])
-    name = _branch_at(repo, head, target) or head[:12]
+    if head is None or repo.head_oid is None or _is_upstream(repo, head, target):
+        return finish(hook, [])  # no merge, or `git pull` of the branch itself
+    name = _branch_at(repo, head, target)
     head_runs = runs_reachable(hook, [head], [repo.head_oid])
-    if name != head[:12]:
+    if name:
         head_runs += [r for r in hook.runs() if r.git_branch == name]
+    merged = tuple({run.id: run for run in head_runs}.values())
     ctx = Context(
         stage=hook.stage,
         policy=hook.policy,
         root=repo.root,
         branch=target,
         default_branch=repo.default_branch(hook.policy),
-        runs=tuple({run.id: run for run in head_runs}.values()),
+        runs=merged,
+        merge_runs=merged,
         target_runs=tuple(runs_reachable(hook, [repo.head_oid], [])),
-        merge_head=name,
-        doc=doc_state(repo, hook.policy, name, head),
+        merge_head=name or head[:12],
+        # Only a named branch has a doc to ask for.
+        doc=doc_state(repo, hook.policy, name, head) if name else None,
     )
     return finish(hook, run_checks(hook.stage, ctx, hook.skip.checks))
+
+
+def _is_upstream(repo: Repo, oid: str, branch: str | None) -> bool:
+    """Whether ``oid`` is a remote's copy of ``branch`` itself (a pull)."""
+    from ragguard.gitrepo import REMOTES
+
+    return any(
+        name.startswith(REMOTES)
+        and name.split("/", 3)[-1] == branch
+        and ref.oid == oid
+        for name, ref in repo.refs.items()
+    )
 
 
 def merge_head(repo: Repo, env: Mapping[str, str]) -> str | None:
@@ -104,12 +125,18 @@ def merge_head(repo: Repo, env: Mapping[str, str]) -> str | None:
 
 
 def _branch_at(repo: Repo, oid: str, current: str | None) -> str | None:
-    """The local branch whose tip is ``oid`` (the branch being merged)."""
-    from ragguard.gitrepo import HEADS
+    """The branch whose tip is ``oid`` (the branch being merged): a local
+    branch, else a remote-tracking one without its remote's name."""
+    from ragguard.gitrepo import HEADS, REMOTES
 
     for name, ref in repo.refs.items():
         short = name[len(HEADS) :]
         if name.startswith(HEADS) and ref.oid == oid and short != current:
+            return short
+    for name, ref in repo.refs.items():
+        short = name.split("/", 3)[-1]
+        remote = name.startswith(REMOTES) and not ref.symref
+        if remote and ref.oid == oid and short not in (current, "HEAD"):
             return short
     return None
 

@@ -122,3 +122,30 @@ def test_skipping_the_gate_is_logged(gated: Path) -> None:
     assert result.returncode == 0, result.stderr
     log = (gated / ".git" / "ragguard" / "skip.log").read_text()
     assert "merge-gate" in log
+
+
+def test_an_experiment_pushed_before_its_merge_is_still_gated(gated: Path) -> None:
+    branch_with_run(gated, "exp/worse", 0.6)
+    git(gated, "push", "-q", "--no-verify", "origin", "exp/worse")
+    git(gated, "merge", "--ff-only", "exp/worse")
+    result = git(gated, "push", "origin", "main", check=False)
+    assert result.returncode != 0
+    assert "does not beat main's best" in result.stderr + result.stdout
+
+
+def test_pulling_the_branch_itself_is_not_an_experiment_merge(
+    gated: Path, tmp_path: Path
+) -> None:
+    origin = git(gated, "remote", "get-url", "origin").stdout.strip()
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", origin, str(other))
+    (other / "notes.md").write_text("chunking notes\n")
+    git(other, "add", "notes.md")
+    git(other, "commit", "-q", "-m", "Write down the chunking notes")
+    git(other, "push", "-q", "--no-verify", "origin", "main")
+    (gated / "plan.md").write_text("next: rerank\n")
+    git(gated, "add", "plan.md")
+    git(gated, "commit", "-q", "-m", "Plan the reranking experiment")
+    result = git(gated, "pull", "--no-rebase", "-q", "origin", "main", check=False)
+    assert result.returncode == 0, result.stderr
+    assert "merge-gate" not in result.stderr + result.stdout

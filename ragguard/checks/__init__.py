@@ -90,9 +90,10 @@ class Context:
     lost_commits: Mapping[str, str] = field(default_factory=dict)
     orphans: tuple[Run, ...] = ()  # runs whose commit was amended or rebased away
     remote: str | None = None  # pre-push: the remote (or URL) pushed to
-    # merge-gate: the ref merged into ``branch`` (a protected branch) and the
-    # runs already on ``branch``; ``runs`` are then the merged ref's runs.
+    # merge-gate: the branch merged into ``branch`` (a protected branch) when
+    # known, the runs the merge brings, and the runs already on ``branch``.
     merge_head: str | None = None
+    merge_runs: tuple[Run, ...] = ()
     target_runs: tuple[Run, ...] | None = None
     now: float = field(default_factory=time.time)
 

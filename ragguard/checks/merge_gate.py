@@ -20,12 +20,12 @@ def check(ctx: Context) -> list[Finding]:
     from ragguard.docs import doc_is_filled
     from ragguard.gate import decide
 
-    head = ctx.merge_head or "the pushed commits"
+    head = ctx.merge_head or "the push"
     filled = None
     if ctx.doc is not None and ctx.merge_head:
         filled = ctx.doc.text is not None and doc_is_filled(ctx.doc.text)
     verdict = decide(
-        ctx.runs,
+        ctx.merge_runs,
         ctx.target_runs,
         ctx.policy.merge,
         head=head,
@@ -37,7 +37,7 @@ def check(ctx: Context) -> list[Finding]:
     subject = f"merge of {head} into {ctx.branch}"
     # A push of commits that carry no runs (a typo fix on main) is not an
     # experiment being merged: say so, but let the push through.
-    no_experiment = not ctx.runs and ctx.merge_head is None
+    no_experiment = not ctx.merge_runs and ctx.merge_head is None
     severity: FindingSeverity = "warn" if no_experiment else "block"
     fix = verdict.fix or _gate_command(ctx)
     return [Finding(CHECK, severity, subject, _message(verdict), fix)]
