@@ -595,9 +595,17 @@ def left_facts(repo: Repo, policy: Policy, branch: str) -> LeftFacts:
         from ragguard.selection import branch_commits
 
         unpushed = len(branch_commits(repo, branch, policy))
+    from ragguard.checks.staged_runs import run_data_root
+
+    # Run folders in an un-ignored run root are not work to commit:
+    # staged-runs refuses them, so they must not count as left behind.
+    roots = list(policy.wandb.dirs)
+    changes = [
+        c for c in repo.uncommitted() if not run_data_root(c[3:].rstrip("/"), roots)
+    ]
     return LeftFacts(
         branch=branch,
-        changes=tuple(repo.uncommitted()),
+        changes=tuple(changes),
         unpushed=unpushed,
         upstream=upstream[len(REMOTES) :] if upstream else None,
         remote=remote,

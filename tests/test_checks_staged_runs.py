@@ -47,7 +47,9 @@ def test_a_run_root_is_one_finding_with_the_fix() -> None:
     f = found[0]
     assert (f.check, f.severity, f.subject) == ("staged-runs", "block", "wandb")
     assert "3 files" in f.message
-    assert f.fix == "git rm -r -q --cached -- wandb && echo /wandb/ >> .gitignore"
+    assert f.fix == (
+        "git rm -r -q --cached -- wandb && printf '\\n%s\\n' /wandb/ >> .gitignore"
+    )
 
 
 def test_run_folders_and_logs_outside_the_roots() -> None:
@@ -64,7 +66,7 @@ def test_run_folders_and_logs_outside_the_roots() -> None:
         "backup/run-x.wandb",
         "old/run-y.wandb.synced",
     ]
-    assert found[2].fix.endswith("echo /backup/run-x.wandb >> .gitignore")
+    assert found[2].fix.endswith("/backup/run-x.wandb >> .gitignore")
 
 
 def test_odd_paths_are_quoted_in_the_fix(tmp_path: Path) -> None:
@@ -86,4 +88,21 @@ def test_odd_paths_are_quoted_in_the_fix(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert staged == ""
-    assert (tmp_path / ".gitignore").read_text() == "/my runs/wandb/\n"
+    assert (tmp_path / ".gitignore").read_text().split("\n") == [
+        "",
+        "/my runs/wandb/",
+        "",
+    ]
+
+
+def test_the_fix_keeps_a_gitignore_without_a_final_newline(tmp_path: Path) -> None:
+    fix = findings("wandb/run-20260101_000000-a1/x", roots=())[0].fix
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text("node_modules/")  # no final newline
+    target = tmp_path / "wandb" / "run-20260101_000000-a1"
+    target.mkdir(parents=True)
+    (target / "x").write_text("x")
+    subprocess.run(["git", "add", "-A"], cwd=tmp_path, check=True)
+    subprocess.run(fix, shell=True, cwd=tmp_path, check=True)
+    lines = (tmp_path / ".gitignore").read_text().splitlines()
+    assert "node_modules/" in lines and "/wandb/" in lines

@@ -141,7 +141,8 @@ def test_pre_commit_blocks_run_folders_and_changes_nothing(work: Path) -> None:
     code, out = hook(work, "pre-commit")
     assert code == 1
     assert "blocked [staged-runs] wandb: W&B run data is staged" in out
-    assert "fix: git rm -r -q --cached -- wandb && echo /wandb/ >> .gitignore" in out
+    fix = "git rm -r -q --cached -- wandb && printf '\\n%s\\n' /wandb/ >> .gitignore"
+    assert f"fix: {fix}" in out
     assert "RAGGUARD_SKIP=staged-runs" in out
     assert state_of(work) == before
 
@@ -649,3 +650,16 @@ def test_a_non_ascii_branch_with_slashes(work: Path) -> None:
     assert run_hook("pre-push", ["origin", "u"], line, out=stream, cwd=work) == 1
     stream.seek(0)
     assert "exp/\\xfcn\\xef/c\\xf6d\\xe9" in stream.read()
+
+
+def test_run_folders_in_an_unignored_root_are_not_left_behind_work(repo: Path) -> None:
+    from ragguard.config import DEFAULT_POLICY
+    from ragguard.gitrepo import Repo
+    from ragguard.hooks import left_facts
+
+    (repo / ".gitignore").write_text("")
+    git(repo, "commit", "-q", "-am", "Stop ignoring anything at all")
+    wandbgen.write_run(repo, ending="early-kill")
+    (repo / "notes.md").write_text("real work\n")
+    facts = left_facts(Repo.discover(repo), DEFAULT_POLICY, "main")
+    assert [entry[3:] for entry in facts.changes] == ["notes.md"]

@@ -219,6 +219,19 @@ def test_a_vanished_interpreter_fails_with_a_clear_message(
     assert "ragguard install" in out.stderr
 
 
+def test_a_vanished_interpreter_never_fails_a_switch(
+    repo: Path, tmp_path: Path
+) -> None:
+    gone = tmp_path / "old-venv" / "bin" / "python"
+    install(repo, ["post-checkout"], python=str(gone))
+
+    out = git(repo, "switch", "-c", "exp/dense", check=False)
+
+    assert out.returncode == 0  # git cannot undo a switch: only say so
+    assert f"cannot run the post-checkout hook: {gone} no longer exists" in out.stderr
+    assert git(repo, "branch", "--show-current").stdout.strip() == "exp/dense"
+
+
 def test_uninstall_restores_the_foreign_hook(repo: Path) -> None:
     foreign = _script(_hooks(repo) / "pre-push", FOREIGN_HOOK)
     original = foreign.read_bytes()

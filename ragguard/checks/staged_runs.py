@@ -20,7 +20,7 @@ def check(ctx: Context) -> list[Finding]:
     roots = _roots_inside(ctx)
     culprits: dict[str, int] = {}
     for path in ctx.staged:
-        culprit = _culprit(path, roots)
+        culprit = run_data_root(path, roots)
         if culprit is not None:
             culprits[culprit] = culprits.get(culprit, 0) + 1
     return [_finding(path, count) for path, count in culprits.items()]
@@ -35,8 +35,10 @@ def _roots_inside(ctx: Context) -> list[str]:
     return roots
 
 
-def _culprit(path: str, roots: list[str]) -> str | None:
-    """The folder (or file) to take out of the index for a staged ``path``."""
+def run_data_root(path: str, roots: list[str]) -> str | None:
+    """The folder (or file) to take out of the index for a staged ``path``;
+    ``None`` when ``path`` is not W&B run data. ``roots`` are the run roots
+    relative to the repository root."""
     for root in roots:
         if path == root or path.startswith(root + "/"):
             return root
@@ -55,7 +57,8 @@ def _finding(path: str, count: int) -> Finding:
     files = "1 file" if count == 1 else f"{count} files"
     is_file = path.endswith(".wandb") or ".wandb." in path.rsplit("/", 1)[-1]
     ignore = path if is_file else path + "/"
-    fix = f"git rm -r -q --cached -- {quote(path)} && echo {quote('/' + ignore)}"
-    fix += " >> .gitignore"
+    # printf's leading newline keeps a .gitignore without a final newline whole.
+    fix = f"git rm -r -q --cached -- {quote(path)}"
+    fix += f" && printf '\\n%s\\n' {quote('/' + ignore)} >> .gitignore"
     message = f"W&B run data is staged ({files}); runs belong in W&B, not in git"
     return Finding(CHECK, "block", path, message, fix)
