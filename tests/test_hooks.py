@@ -339,7 +339,9 @@ def test_run_metadata_and_run_commit(work: Path, world: World) -> None:
     tip = git(work, "rev-parse", "HEAD").stdout.strip()
     line = f"refs/heads/exp/bm25 {tip} refs/heads/exp/bm25 {'0' * 40}\n"
     code, out = hook(work, "pre-push", "origin", "u", stdin=line)
-    assert code == 0, out  # runs on the amended-away commit are not this branch's
+    # Runs of the amended-away commit are still the branch's runs.
+    assert code == 1, out
+    assert f"blocked [run-metadata] run {world.run_failed}" in out
     assert f"[run-commit] run {world.run_ok}" in out
     assert "which no branch contains (amended or rebased)" in out
     assert f"git tag ragguard/run-{world.run_ok} {world.commit}" in out
