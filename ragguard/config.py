@@ -4,12 +4,20 @@ The file is read with ``yaml.safe_load``. Every refusal names the file, the
 line and says in a sentence what is expected (:class:`PolicyError`, its own
 exit code). No file means :data:`DEFAULT_POLICY`. PyYAML is imported only when
 a file exists, so a repository without a policy pays nothing for it.
+
+The file is untrusted input (it arrives with any branch), so it must be a
+regular file of at most 1 MiB, and anchors and aliases, deep nesting, huge
+scalars and huge lists are refused from the event stream before anything is
+constructed: no alias bombs, no recursion, no endless reads.
 """
 
 from __future__ import annotations
 
+import errno
+import math
 import os
 import re
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from fnmatch import fnmatchcase
@@ -20,6 +28,12 @@ from typing import Any, Literal
 from ragguard.errors import PolicyError
 
 POLICY_FILE = ".ragguard.yaml"
+
+# Limits on untrusted policy text; a real policy is a few hundred bytes.
+MAX_POLICY_BYTES = 1024 * 1024
+MAX_SCALAR_CHARS = 4096
+MAX_LIST_ITEMS = 1000
+MAX_DEPTH = 20  # a policy nests 3 deep; libyaml's composer recurses
 
 Severity = Literal["block", "warn", "off"]
 SEVERITIES: tuple[Severity, ...] = ("block", "warn", "off")
@@ -172,13 +186,68 @@ DEFAULT_POLICY = Policy()
 def load_policy(repo_root: Path) -> Policy:
     """The policy of the repository at ``repo_root``; defaults without a file."""
     path = Path(repo_root) / POLICY_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    data = _read_policy_file(path)
+    if data is None:
         return DEFAULT_POLICY
-    except (OSError, UnicodeDecodeError) as error:
-        raise PolicyError(_shown(path), None, f"cannot be read: {error}.") from error
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PolicyError(_shown(path), None, f"is not UTF-8 text: {error}.") from None
     return parse_policy(text, path)
+
+
+def _read_policy_file(path: Path) -> bytes | None:
+    """The bytes of the policy file; ``None`` when there is no such file.
+
+    Only a regular file (after following links) of at most
+    :data:`MAX_POLICY_BYTES` is read: a link to ``/dev/zero`` or a FIFO would
+    otherwise read or block forever. Opened non-blocking and checked with
+    ``fstat`` on the open descriptor, so the file checked is the file read.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        if os.path.islink(path):  # a dangling link is a mistake, not "no policy"
+            target = os.readlink(path)
+            sentence = f"is a symbolic link to {target}, which does not exist."
+            raise PolicyError(_shown(path), None, sentence) from None
+        return None
+    except OSError as error:
+        raise PolicyError(_shown(path), None, _open_problem(error)) from None
+    try:
+        return _read_regular(fd, path)
+    finally:
+        os.close(fd)
+
+
+def _open_problem(error: OSError) -> str:
+    if error.errno == errno.ELOOP:
+        return "is a symbolic link that loops; point it at a file or replace it."
+    return f"cannot be read: {error.strerror or error}."
+
+
+def _read_regular(fd: int, path: Path) -> bytes:
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        sentence = f"is {kind}; the policy must be a regular YAML file."
+        raise PolicyError(_shown(path), None, sentence)
+    sentence = "is larger than 1 MiB; a policy is a short YAML file."
+    too_big = PolicyError(_shown(path), None, sentence)
+    if info.st_size > MAX_POLICY_BYTES:
+        raise too_big
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while chunk := os.read(fd, 65536):  # bounded even if the file grows
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_POLICY_BYTES:
+                raise too_big
+    except OSError as error:
+        raise PolicyError(_shown(path), None, _open_problem(error)) from None
+    return b"".join(chunks)
 
 
 def parse_policy(text: str, path: Path | str = POLICY_FILE) -> Policy:
@@ -186,7 +255,11 @@ def parse_policy(text: str, path: Path | str = POLICY_FILE) -> Policy:
     import yaml
 
     shown = _shown(Path(path))
+    if len(text.encode("utf-8", "replace")) > MAX_POLICY_BYTES:
+        sentence = "is larger than 1 MiB; a policy is a short YAML file."
+        raise PolicyError(shown, None, sentence)
     try:
+        _screen_events(text, shown)  # before anything is constructed
         data = yaml.safe_load(text)
         lines = _line_map(text)
     except yaml.YAMLError as error:
@@ -196,15 +269,54 @@ def parse_policy(text: str, path: Path | str = POLICY_FILE) -> Policy:
         raise PolicyError(shown, line, f"is not valid YAML: {problem}.") from error
     except _DuplicateKey as dup:
         raise PolicyError(shown, dup.line, dup.sentence) from None
+    except (ValueError, TypeError, OverflowError) as error:
+        # A constructor refusing a scalar: a date like 2001-02-30, !!int zz.
+        sentence = f"is not valid YAML: a value cannot be read ({error})."
+        raise PolicyError(shown, None, sentence) from None
     policy = _Validator(shown, lines).policy(data)
     return replace(policy, path=Path(path))
+
+
+def _screen_events(text: str, shown: str) -> None:
+    """Refuse anchors, aliases, deep nesting and huge scalars from the event
+    stream, which is linear in the text: an alias bomb or a self-referencing
+    alias never gets expanded, and no constructor recursion can overflow."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    depth = 0
+    for event in yaml.parse(text, Loader=loader):
+        mark = event.start_mark
+        line = mark.line + 1 if mark is not None else None
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise PolicyError(
+                shown,
+                line,
+                "uses a YAML anchor or alias (&name or *name); a policy has no "
+                "use for them, so write each value out in full.",
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                sentence = f"nests more than {MAX_DEPTH} levels deep; a policy "
+                raise PolicyError(shown, line, sentence + "nests three at most.")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        elif isinstance(event, yaml.ScalarEvent) and (
+            len(event.value) > MAX_SCALAR_CHARS
+        ):
+            sentence = f"holds a value longer than {MAX_SCALAR_CHARS} characters; "
+            raise PolicyError(shown, line, sentence + "shorten it.")
 
 
 def _shown(path: Path) -> str:
     """The path as a user would type it: relative to the cwd when inside it."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
+        # Resolve the folder only: the file itself may be a looping link
+        # (``resolve`` raises RuntimeError on a loop before Python 3.13).
+        full = path.parent.resolve() / path.name
+        return str(full.relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError, RuntimeError):
         return str(path)
 
 
@@ -369,6 +481,9 @@ class _Validator:
         if not isinstance(value, list):
             sentence = f"{_dotted(key)} must be a list of strings, not {_show(value)}."
             raise self.fail(key, sentence)
+        if len(value) > MAX_LIST_ITEMS:
+            sentence = f"{_dotted(key)} lists {len(value)} items; at most "
+            raise self.fail(key, sentence + f"{MAX_LIST_ITEMS} are allowed.")
         return tuple(self.string((*key, i), item) for i, item in enumerate(value))
 
     def duration(self, key: Key, value: object) -> float:
@@ -399,6 +514,9 @@ class _Validator:
         if isinstance(value, bool) or not isinstance(value, int | float):
             what = "a number" + (" or null" if nullable else "")
             raise self.fail(key, f"{_dotted(key)} must be {what}, not {_show(value)}.")
+        if not math.isfinite(value):  # .nan and .inf compare to nothing sensibly
+            sentence = f"{_dotted(key)} must be a finite number, not {value}."
+            raise self.fail(key, sentence)
         return float(value)
 
     def choice(self, key: Key, value: object, options: Sequence[str]) -> str:
@@ -453,7 +571,10 @@ def _forbid(v: _Validator, key: Key, value: object) -> tuple[str, ...]:
 def _validate_cmd(v: _Validator, key: Key, value: object) -> Any:
     if value is None or isinstance(value, str):
         return v.string(key, value, nullable=True)
-    if isinstance(value, list) and value:
+    if value == []:
+        sentence = f"{_dotted(key)} must not be an empty list; give a command "
+        raise v.fail(key, sentence + "line, a list of arguments, or null for none.")
+    if isinstance(value, list):
         return v.strings(key, value)
     sentence = f"{_dotted(key)} must be a command line, a list of arguments or "
     raise v.fail(key, sentence + f"null, not {_show(value)}.")

@@ -296,10 +296,20 @@ def _commit_msg(hook: Hook, argv: list[str], stdin: str) -> int:
         policy=hook.policy,
         root=hook.repo.root,
         message=message,
-        message_file=argv[0],
+        message_file=str(path.resolve()),
+        commit_scope=_commit_scope(hook.env),
         comment_char=_comment_char(hook.repo, message),
     )
     return finish(hook, run_checks(hook.stage, ctx, hook.skip.checks))
+
+
+def _commit_scope(env: Mapping[str, str]) -> str:
+    """``git commit -a`` and ``git commit PATHS`` hand the hook a temporary
+    index; a fix that reuses the message must repeat them."""
+    index = os.path.basename(env.get("GIT_INDEX_FILE", ""))
+    if index == "index.lock":
+        return "-a"
+    return "paths" if index.startswith("next-index") else ""
 
 
 def _comment_char(repo: Repo, message: str) -> str:

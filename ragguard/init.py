@@ -9,6 +9,7 @@ disagree), adds the run roots to ``.gitignore``, and prints the
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from collections.abc import Mapping
@@ -124,7 +125,8 @@ def repo_root(cwd: Path) -> Path:
 
 def write_policy(root: Path, *, force: bool) -> str:
     path = root / POLICY_FILE
-    if path.exists() and not force:
+    # lexists: a dangling or looping link is kept too, then refused by load_policy.
+    if os.path.lexists(path) and not force:
         return f"kept      {POLICY_FILE} (exists; --force rewrites it with defaults)"
     path.write_text(render_policy(DEFAULT_POLICY), encoding="utf-8")
     return f"wrote     {POLICY_FILE} (every default, commented)"
@@ -197,7 +199,9 @@ def add_to_gitignore(root: Path, dirs: tuple[str, ...]) -> str:
     missing = [d for d in dirs if _ignore_key(d) not in listed]
     if not missing:
         return "kept      .gitignore (run roots already ignored)"
-    lines = [_GITIGNORE_HEADER, *(d.strip("/") + "/" for d in missing)]
+    # Anchored: a bare "wandb/" would also ignore code folders such as
+    # src/integrations/wandb/; the run roots are relative to the repo root.
+    lines = [_GITIGNORE_HEADER, *("/" + d.strip("/") + "/" for d in missing)]
     if _GITIGNORE_HEADER in text:
         lines = lines[1:]
     prefix = "" if not text or text.endswith("\n") else "\n"

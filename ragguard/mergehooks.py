@@ -95,9 +95,7 @@ def _is_upstream(repo: Repo, oid: str, branch: str | None) -> bool:
     from ragguard.gitrepo import REMOTES
 
     return any(
-        name.startswith(REMOTES)
-        and name.split("/", 3)[-1] == branch
-        and ref.oid == oid
+        name.startswith(REMOTES) and name.split("/", 3)[-1] == branch and ref.oid == oid
         for name, ref in repo.refs.items()
     )
 

@@ -71,3 +71,20 @@ def test_scissors_and_comment_char() -> None:
     assert message_text(text) == "Use hybrid search"
     assert verdict("; note\nDocument the retriever choice", char=";") == []
     assert verdict("; note\nwip", char=";")
+
+
+def test_a_message_given_with_m_may_start_with_the_comment_char() -> None:
+    assert verdict("#42 improve BM25 recall on long passages\n") == []
+
+
+def test_the_fix_repeats_commit_a_and_uses_the_absolute_path() -> None:
+    ctx = Context(
+        stage="commit-msg",
+        policy=DEFAULT_POLICY,
+        root=Path("/r"),
+        message="wip\n",
+        message_file="/r/.git/COMMIT_EDITMSG",
+        commit_scope="-a",
+    )
+    (found,) = check(ctx)
+    assert found.fix == "git commit -a --edit --file=/r/.git/COMMIT_EDITMSG"

@@ -82,7 +82,10 @@ class Context:
     run_roots: tuple[Path, ...] = ()  # absolute
     staged: tuple[str, ...] = ()  # pre-commit: paths being added
     message: str | None = None  # commit-msg: the message text
-    message_file: str | None = None
+    message_file: str | None = None  # absolute, so the fix works from any folder
+    # How the commit was made, as far as its hook can tell: "-a" (commit -a),
+    # "paths" (commit PATHS...) or "" (the index as staged).
+    commit_scope: str = ""
     comment_char: str = "#"
     doc: DocState | None = None
     left: LeftFacts | None = None

@@ -36,6 +36,12 @@ def check(ctx: Context) -> list[Finding]:
     if ctx.message is None:
         return []
     text = message_text(ctx.message, ctx.comment_char)
+    raw = ctx.message.strip()
+    if not text and len(raw) > 1 and raw[0] == ctx.comment_char and raw[1] != " ":
+        # `git commit -m "#42 ..."` keeps lines that look like comments (only
+        # an edited message is stripped), and git's own comments have a space
+        # after the comment character: judge "#42 ..." as git stores it.
+        text = raw
     if text.startswith(_PASS_PREFIXES):
         return []
     title = subject(text)
@@ -67,5 +73,10 @@ def _problem(words: list[str], ctx: Context) -> str | None:
 
 def _fix(ctx: Context) -> str:
     if ctx.message_file:
-        return f"git commit --edit --file={quote(ctx.message_file)}"
+        again = f"--edit --file={quote(ctx.message_file)}"
+        if ctx.commit_scope == "-a":
+            return f"git commit -a {again}"
+        if ctx.commit_scope == "paths":
+            return f"git commit {again} -- <the paths you named>"
+        return f"git commit {again}"
     return "git commit --edit"

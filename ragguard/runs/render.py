@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,9 @@ from ragguard.errors import BadInputError, NotARepoError
 from ragguard.runs import cache
 from ragguard.runs.index import default_roots, filter_runs, load_runs, run_to_json
 from ragguard.runs.model import Run
+
+# A full SHA-1 is 40 hex digits, SHA-256 64; git wants at least 4.
+_COMMIT = re.compile(r"[0-9a-fA-F]{4,64}")
 
 PARTIAL_NOTE = (
     "* read from the head and tail of the log only: config updates made "
@@ -56,6 +60,7 @@ def runs_json(runs: Sequence[Run]) -> str:
 
 def query_runs(query: RunsQuery, cwd: Path) -> list[Run]:
     """Load the runs ``query`` names: ``--dir`` folders, or the repository's roots."""
+    check_query(query)
     repo_root = find_worktree(cwd)
     stale_after = query.stale_after
     if query.dirs:
@@ -84,6 +89,22 @@ def query_runs(query: RunsQuery, cwd: Path) -> list[Run]:
     )
 
 
+def check_query(query: RunsQuery) -> None:
+    """Refuse option values that would silently match nothing or mean nothing."""
+    stale = query.stale_after
+    # 0 is allowed: "every run without an exit record is crashed, unless its
+    # process is alive" (the tests and scripts rely on it).
+    if stale is not None and not (math.isfinite(stale) and stale >= 0):
+        raise BadInputError(
+            f"--stale-after {stale:g}: give a number of seconds, 0 or more."
+        )
+    if query.commit is not None and not _COMMIT.fullmatch(query.commit):
+        raise BadInputError(
+            f"--commit {query.commit!r}: give a commit id or a prefix of it, "
+            "4 to 64 hexadecimal digits."
+        )
+
+
 def find_worktree(start: Path) -> Path | None:
     """The nearest folder at or above ``start`` holding ``.git`` (no git process)."""
     start = start.resolve()
@@ -95,9 +116,11 @@ def find_worktree(start: Path) -> Path | None:
 
 def _existing_dir(value: str, cwd: Path) -> Path:
     path = Path(value) if os.path.isabs(value) else cwd / value
-    if not path.is_dir():
-        raise BadInputError(f"--dir {value}: no such folder.")
-    return path
+    if path.is_dir():
+        return path
+    if path.exists():  # a file, or a link to one
+        raise BadInputError(f"--dir {value}: is not a folder; give the folder of runs.")
+    raise BadInputError(f"--dir {value}: no such folder.")
 
 
 # --- the table ------------------------------------------------------------------
