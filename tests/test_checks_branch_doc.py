@@ -31,7 +31,7 @@ def test_default_branch_and_detached_head_need_no_doc() -> None:
 
 def test_missing_doc_blocks_with_doc_init() -> None:
     [f] = verdict("exp/a", DocState("docs/branches/exp/a.md", None))
-    assert f.severity == "block" and f.fix == "ragguard doc init"
+    assert f.severity == "block" and f.fix == "ragguard doc init exp/a"
     assert f.message == "has no doc at docs/branches/exp/a.md"
 
 

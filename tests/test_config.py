@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -225,3 +227,155 @@ def test_durations(given: object, seconds: float) -> None:
 def test_bad_durations(given: object) -> None:
     with pytest.raises(ValueError):
         parse_duration(given)
+
+
+# --- hostile policy files (QA) ---------------------------------------------------
+
+
+def _billion_laughs(levels: int = 9) -> str:
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels):
+        prev, name = chr(ord("a") + i - 1), chr(ord("a") + i)
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("a: &a [*a]\n", 1),  # was RecursionError, exit 70
+        ("wandb: &w {}\nbranches: *w\n", 1),
+        ("wandb:\n  dirs: [wandb]\nruns:\n  require_tags: &t [x]\n", 4),
+        ("merge:\n  <<: *m\n", 2),  # an alias without its anchor
+        (_billion_laughs(), 1),  # was a hang
+    ],
+)
+def test_anchors_and_aliases_are_refused_before_construction(
+    text: str, line: int
+) -> None:
+    error = refusal(text)
+    assert error.exit_code == Exit.POLICY
+    assert error.message.startswith(f"{POLICY_FILE}:{line}: uses a YAML anchor")
+    assert "a policy has no use for them" in error.message
+
+
+def test_an_alias_bomb_is_refused_quickly() -> None:
+    import time
+
+    started = time.perf_counter()
+    refusal(_billion_laughs(12))
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("merge:\n  threshold: .nan\n", "merge.threshold must be a finite number"),
+        ("merge:\n  threshold: .inf\n", "merge.threshold must be a finite number"),
+        ("merge:\n  min_delta: -.inf\n", "merge.min_delta must be a finite number"),
+        ("merge:\n  min_delta: .NaN\n", "merge.min_delta must be a finite number"),
+        ("wandb:\n  stale_after: .inf\n", "positive duration"),
+        ("wandb:\n  remote_timeout: .nan\n", "positive duration"),
+        ("post_merge:\n  timeout: .inf\n", "positive duration"),
+        ("post_merge:\n  validate: []\n", "validate must not be an empty list"),
+    ],
+)
+def test_non_finite_numbers_and_an_empty_command_are_refused(
+    text: str, words: str
+) -> None:
+    error = refusal(text)
+    assert error.line == 2, error.message
+    assert words in error.message
+    assert error.message.endswith(".")
+
+
+def test_huge_values_are_refused_with_a_sentence() -> None:
+    def projects(n: int) -> str:
+        return "wandb:\n  projects: [" + ", ".join(["p"] * n) + "]\n"
+
+    assert "lists 1001 items; at most 1000" in refusal(projects(1001)).message
+    assert len(parse_policy(projects(1000)).wandb.projects) == 1000
+    long = "report:\n  metric: " + "m" * 4097 + "\n"
+    error = refusal(long)
+    assert (error.line, error.exit_code) == (2, Exit.POLICY)
+    assert "longer than 4096 characters" in error.message
+    # 5000 digits would trip Python's int-digit limit (ValueError, exit 70).
+    assert "longer than 4096" in refusal("report:\n  rows: " + "9" * 5000).message
+    deep = "wandb:\n  dirs: " + "[" * 30 + "]" * 30 + "\n"
+    assert "nests more than 20 levels" in refusal(deep).message
+    big = "# " + "x" * (1024 * 1024) + "\n"
+    assert "larger than 1 MiB" in refusal(big).message
+
+
+@pytest.mark.parametrize(
+    "value", ["2001-02-30", "!!int zz", "!!float zz", "!!timestamp 2001-99-99"]
+)
+def test_values_a_constructor_rejects_are_policy_errors(value: str) -> None:
+    error = refusal(f"report:\n  rows: {value}\n")
+    assert error.exit_code == Exit.POLICY
+    assert "is not valid YAML: a value cannot be read" in error.message
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def load_refusal(root: Path) -> str:
+    with pytest.raises(PolicyError) as caught:
+        load_policy(root)
+    assert caught.value.exit_code == Exit.POLICY
+    return caught.value.message
+
+
+def test_a_link_to_itself_is_refused(in_tmp: Path) -> None:
+    (in_tmp / POLICY_FILE).symlink_to(POLICY_FILE)
+    assert load_refusal(in_tmp) == (
+        ".ragguard.yaml: is a symbolic link that loops; "
+        "point it at a file or replace it."
+    )
+
+
+def test_a_dangling_link_is_refused_not_taken_for_no_policy(in_tmp: Path) -> None:
+    (in_tmp / POLICY_FILE).symlink_to("shared/policy.yaml")
+    assert load_refusal(in_tmp) == (
+        ".ragguard.yaml: is a symbolic link to shared/policy.yaml, "
+        "which does not exist."
+    )
+
+
+def test_a_link_to_a_device_is_refused_without_reading_it(in_tmp: Path) -> None:
+    (in_tmp / POLICY_FILE).symlink_to("/dev/zero")
+    assert "is not a regular file" in load_refusal(in_tmp)
+
+
+def test_a_fifo_is_refused_without_blocking(in_tmp: Path) -> None:
+    os.mkfifo(in_tmp / POLICY_FILE)
+    assert "is not a regular file" in load_refusal(in_tmp)
+
+
+def test_a_folder_is_refused(in_tmp: Path) -> None:
+    (in_tmp / POLICY_FILE).mkdir()
+    assert load_refusal(in_tmp) == (
+        ".ragguard.yaml: is a folder; the policy must be a regular YAML file."
+    )
+
+
+def test_a_file_over_1_mib_is_refused(in_tmp: Path) -> None:
+    (in_tmp / POLICY_FILE).write_bytes(b"#" * (1024 * 1024 + 1))
+    assert "larger than 1 MiB" in load_refusal(in_tmp)
+    (in_tmp / POLICY_FILE).write_bytes(b"#" * (1024 * 1024))
+    policy = load_policy(in_tmp)  # exactly 1 MiB: read, an empty document
+    assert replace(policy, path=None) == DEFAULT_POLICY
+
+
+def test_non_utf8_is_refused(in_tmp: Path) -> None:
+    (in_tmp / POLICY_FILE).write_bytes(b"report:\n  metric: \xff\n")
+    assert "is not UTF-8 text" in load_refusal(in_tmp)
+
+
+def test_a_link_to_a_regular_file_is_followed(in_tmp: Path) -> None:
+    (in_tmp / "team.yaml").write_text("report:\n  rows: 4\n")
+    (in_tmp / POLICY_FILE).symlink_to("team.yaml")
+    assert load_policy(in_tmp).report.rows == 4

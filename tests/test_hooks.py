@@ -684,3 +684,24 @@ def test_a_run_of_an_amended_commit_must_still_be_synced(repo: Path) -> None:
     run_id = folder.name.rsplit("-", 1)[1]
     assert f"[runs-synced] run {run_id}" in result.stdout
     assert "[run-commit]" in result.stdout
+
+
+def test_an_unknown_stage_is_a_usage_error_on_one_line(tmp_path: Path) -> None:
+    from ragguard.errors import Exit, RagguardError
+
+    stages = "pre-commit, commit-msg, pre-push, post-checkout, pre-merge-commit"
+    with pytest.raises(RagguardError) as caught:
+        run_hook("bogus", [], "", cwd=tmp_path)
+    assert caught.value.exit_code == Exit.USAGE
+    done = subprocess.run(
+        [sys.executable, "-m", "ragguard", "hook", "bogus"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("ragguard: unknown hook stage 'bogus'; expected")
+    assert stages in done.stderr and "post-merge" in done.stderr
+    assert cli_main(["hook", "bogus"]) == 2

@@ -21,6 +21,7 @@ from ragguard.config import (
     load_policy,
     parse_policy,
 )
+from ragguard.errors import PolicyError
 from ragguard.init import format_duration, init, render_policy
 from ragguard.install import HOOK_TYPES
 
@@ -86,7 +87,7 @@ def test_adds_the_run_roots_to_gitignore_once(repo: Path) -> None:
 
     assert (repo / ".gitignore").read_text() == once
     assert once.splitlines()[0] == "*.pyc"
-    assert once.splitlines()[-2:] == ["wandb/", "exp/wandb/"]
+    assert once.splitlines()[-2:] == ["/wandb/", "/exp/wandb/"]
     for path in ("wandb/run-x/files/a", "exp/wandb/offline-run-y/run-y.wandb"):
         subprocess.run(["git", "check-ignore", "-q", path], cwd=repo, check=True)
 
@@ -98,6 +99,35 @@ def test_recognises_run_roots_already_ignored(repo: Path) -> None:
 
     assert steps[1].startswith("kept")
     assert (repo / ".gitignore").read_text() == "/wandb\n"
+
+
+def test_run_roots_are_anchored_so_code_folders_stay_tracked(repo: Path) -> None:
+    (repo / ".gitignore").unlink()  # the fixture's own ignores wandb/
+
+    init(repo)
+
+    assert (repo / ".gitignore").read_text().splitlines()[-1] == "/wandb/"
+    subprocess.run(["git", "check-ignore", "-q", "wandb/run-x"], cwd=repo, check=True)
+    code = "src/integrations/wandb/client.py"
+    ignored = subprocess.run(["git", "check-ignore", "-q", code], cwd=repo)
+    assert ignored.returncode == 1, "a code folder named wandb must not be ignored"
+
+
+@pytest.mark.parametrize("line", ["wandb/", "/wandb/", "wandb"])
+def test_an_existing_run_root_line_counts_as_present(repo: Path, line: str) -> None:
+    (repo / ".gitignore").write_text(f"{line}\n")
+
+    assert init(repo).steps[1].startswith("kept")
+    assert (repo / ".gitignore").read_text() == f"{line}\n"
+
+
+def test_a_dangling_policy_link_is_kept_and_refused(repo: Path) -> None:
+    (repo / ".ragguard.yaml").symlink_to("team/policy.yaml")
+
+    with pytest.raises(PolicyError) as caught:
+        init(repo)
+    assert "symbolic link to team/policy.yaml" in caught.value.message
+    assert (repo / ".ragguard.yaml").is_symlink()
 
 
 def test_prints_the_pre_commit_entry_without_writing_it(

@@ -32,7 +32,9 @@ def _missing(ctx: Context, subject: str) -> Finding:
         fix += f"{_plain(ctx.branch)}'"
         return Finding(CHECK, "block", subject, message, fix)
     message = f"has no doc at {doc.path}"
-    return Finding(CHECK, "block", subject, message, "ragguard doc init")
+    # Name the branch: a push may be of another branch than the current one.
+    fix = f"ragguard doc init {quote(ctx.branch or '')}"
+    return Finding(CHECK, "block", subject, message, fix)
 
 
 def _edit(ctx: Context) -> str:
