@@ -650,7 +650,13 @@ def arrival_summary(hook: Hook, branch: str | None) -> list[str]:
     if branch != repo.default_branch(policy):
         doc = doc_state(repo, policy, branch, None)
         parts.append(_doc_word(doc))
-    runs = _branch_runs(hook, branch)
+    if branch == repo.default_branch(policy):
+        from ragguard.compare import branch_side_runs
+
+        # The default branch's runs are its whole history: the baseline.
+        runs = tuple(branch_side_runs(repo, branch, hook.runs(), policy))
+    else:
+        runs = _branch_runs(hook, branch)
     parts.append(_runs_words(runs))
     best = _best(runs, policy)
     if best:

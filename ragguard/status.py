@@ -106,13 +106,30 @@ def _on_branch(
         target=target,
         doc=doc,
         doc_filled=filled,
-        runs=runs,
+        runs=_shown_runs(repo, policy, branch, default, runs, everything),
         left=left,
         verdict=verdict,
         validation=failed,
         findings=findings,
         next=_next(findings, verdict, failed, branch, target),
     )
+
+
+def _shown_runs(
+    repo: Repo,
+    policy: Policy,
+    branch: str,
+    default: str,
+    own: tuple[Run, ...],
+    everything: Sequence[Run],
+) -> tuple[Run, ...]:
+    """The runs to show: on the default branch every run in its history (the
+    baseline, as the gate and the report see it), elsewhere the branch's own."""
+    if branch != default:
+        return own
+    from ragguard.compare import branch_side_runs
+
+    return tuple(branch_side_runs(repo, branch, everything, policy))
 
 
 def _findings(ctx: Context) -> tuple[Finding, ...]:

@@ -62,13 +62,13 @@ def test_uncommitted_changes_come_first(work: Path) -> None:
     lines = screen(work)
     assert "  doc         missing (docs/branches/exp/empty.md)" in lines
     assert "  changes     1 uncommitted" in lines
-    assert lines[-1] == "next: ragguard doc init"  # the doc blocks a push first
+    assert lines[-1] == "next: ragguard doc init exp/empty"  # the doc blocks first
 
 
 def test_the_default_branch(work: Path) -> None:
     assert screen(work) == [
         "ragguard status: main (the default branch)",
-        "  runs        none",
+        "  runs        1 run: 1 finished; 1 synced",  # main's history: the baseline
         "  commits     up to date with origin/main",
         "  changes     none",
         "next: nothing: all clear",
