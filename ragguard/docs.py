@@ -329,6 +329,8 @@ def init_doc(
     """Write the branch doc from the template; refuse to overwrite without force."""
     path = doc_path(repo_root, policy.branches.doc, branch)
     existed = path.exists()
+    if path.is_dir() or (existed and not path.is_file()):
+        raise BadInputError(f"{_shown(repo_root, path)} is not a file; move it away")
     if existed and not force:
         raise BadInputError(
             f"{_shown(repo_root, path)} already exists; run `ragguard doc update` "
@@ -353,6 +355,8 @@ def update_doc(
         raise BadInputError(
             f"{shown} does not exist; create it with `ragguard doc init {branch}`"
         ) from None
+    except OSError as error:
+        raise BadInputError(f"{shown} cannot be read: {error.strerror}") from None
     new = replace_block(old, runs, policy, where=shown)
     if new == old:
         return DocResult(path, "unchanged", len(runs), shown)

@@ -23,7 +23,7 @@ import math
 import os
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -160,9 +160,12 @@ class _Judge:
             )
         run, value = best_run(finished, metric, self.merge.goal)
         if run is None or value is None:
+            logged = any(metric in run.summary for run in finished)
+            said = (
+                "as a finite number" if logged else f"(they log: {_keys(finished)})"
+            )
             return self.fail(
-                f"no finished run of {self.head} logged {metric}"
-                f" (they log: {_keys(finished)})",
+                f"no finished run of {self.head} logged {metric} {said}",
                 fix=f"log {metric} in the run's summary, or set merge.metric",
             )
         side = Side(self.head, run, value)
@@ -329,6 +332,8 @@ def gate_command(
         doc_filled=filled,
         source=source,
     )
+    if not runs and not verdict.passed and not policy.wandb.remote:
+        verdict = replace(verdict, fix=_NO_RUNS_HERE)
     _write_markdown(verdict, markdown, env.get("GITHUB_STEP_SUMMARY"))
     text = (
         json.dumps(verdict.to_json(), indent=2)
@@ -336,6 +341,12 @@ def gate_command(
         else "\n".join(render_text(verdict))
     )
     return (0 if verdict.passed else 1), text
+
+
+_NO_RUNS_HERE = (
+    "no run folders here (CI?): set wandb.remote: true with wandb.entity and"
+    " wandb.project in .ragguard.yaml to read the runs from W&B"
+)
 
 
 def _write_markdown(verdict: Verdict, path: Path | None, summary: str | None) -> None:

@@ -413,3 +413,15 @@ def test_doc_update_without_a_doc_points_at_init(
 ) -> None:
     assert main(["doc", "update"]) == Exit.BAD_INPUT
     assert "ragguard doc init" in capsys.readouterr().err
+
+
+def test_a_folder_where_the_doc_should_be_is_a_one_line_error(tmp_path: Path) -> None:
+    from ragguard.config import DEFAULT_POLICY
+    from ragguard.docs import init_doc, update_doc
+    from ragguard.errors import BadInputError
+
+    (tmp_path / "docs" / "branches" / "exp" / "a.md").mkdir(parents=True)
+    with pytest.raises(BadInputError, match="is not a file"):
+        init_doc(tmp_path, "exp/a", [], DEFAULT_POLICY, force=True)
+    with pytest.raises(BadInputError, match="cannot be read"):
+        update_doc(tmp_path, "exp/a", [], DEFAULT_POLICY)

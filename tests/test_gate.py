@@ -152,3 +152,9 @@ def test_renderings_name_both_runs_numbers_and_delta() -> None:
     )
     assert "| delta | | | +0.1 |" in markdown
     assert verdict.to_json()["head"]["run"] == "cand"
+
+
+def test_a_metric_logged_only_as_nan_says_so() -> None:
+    verdict = judge([run("a", float("nan"))], [])
+    assert not verdict.passed
+    assert verdict.reason.endswith(f"logged {METRIC} as a finite number")

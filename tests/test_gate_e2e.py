@@ -103,3 +103,17 @@ def test_an_unknown_head_is_a_one_line_error(gated: Path) -> None:
     assert result.returncode == 6
     assert result.stderr.strip().count("\n") == 0
     assert "'no-such-branch' names no commit" in result.stderr
+
+
+def test_a_clone_without_run_folders_points_at_remote_runs(
+    gated: Path, tmp_path: Path
+) -> None:
+    experiment(gated, "exp/better", 0.85)
+    git(gated, "push", "-q", "--no-verify", "origin", "exp/better", "main")
+    origin = git(gated, "remote", "get-url", "origin").stdout.strip()
+    ci = tmp_path / "ci"
+    git(tmp_path, "clone", "-q", origin, str(ci))
+    result = run_ragguard(ci, "gate", "--head", "origin/exp/better")
+    assert result.returncode == 1
+    assert "runs read from local run folders (none found)" in result.stdout
+    assert "set wandb.remote: true" in result.stdout

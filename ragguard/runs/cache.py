@@ -24,7 +24,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-VERSION = 11  # bump when Segment's fields or meaning change
+VERSION = 12  # bump when Segment's fields or meaning change
 _PYTHON = f"py{sys.version_info[0]}{sys.version_info[1]}"
 
 

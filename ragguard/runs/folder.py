@@ -8,12 +8,13 @@ looked at on every load, in :mod:`ragguard.runs.index`.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import re
 import stat
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 if TYPE_CHECKING:  # the log reader is imported only when a log is read
     from ragguard.runs.logfile import LogRead
@@ -27,6 +28,8 @@ FOLDER_RE = re.compile(r"^(offline-run|run|dryrun)-(\d{8}_\d{6})-(.+)$")
 _LOG_NAME_RE = re.compile(r"^run-(.+)\.wandb$")
 _SDK_RE = re.compile(r"Current SDK version is (\S+)")
 _PID_RE = re.compile(r"Configure stats pid to (\d+)")
+# wandb-core's log names its socket /tmp/wandb-<parent pid>-<core pid>-<n>/socket.
+_CORE_PID_RE = re.compile(rb"wandb-\d+-(\d+)-\d+/socket")
 _CLI_VERSION_RE = re.compile(r"^\s+cli_version: (\S+)", re.MULTILINE)
 _HEAD_OF_DEBUG_LOG = 4096
 _EVIDENCE_TAIL = 64 * 1024
@@ -73,7 +76,8 @@ class Segment(NamedTuple):
     deep: bool = False
     reason: str | None = None
     last_activity: float | None = None
-    pid: int | None = None
+    pid: int | None = None  # the user process that called wandb.init
+    core_pid: int | None = None  # the wandb-core service that wrote the log
     host: str | None = None
     legacy_state: str | None = None
     offline: bool = False  # offline-run-* or pre-0.10 dryrun-*: synced by marker
@@ -158,6 +162,15 @@ def _read(path: str, name: str, deep: bool) -> Segment:
         "dirty": _dirty(path),
         "offline": mode == "offline" or name.startswith("dryrun-"),
     }
+    special = _special_file(path, log_name)
+    if special:
+        return Segment(
+            **base,
+            layout="log" if log_name else "no-log",
+            log_name=log_name,
+            unreadable=True,
+            reason=special,
+        )
     base.update(_debug_log_facts(path))
     if "wandb_version" not in base:
         base["wandb_version"] = _config_yaml_version(path)
@@ -174,7 +187,7 @@ def _with_log(path: str, log_name: str, base: dict[str, Any], deep: bool) -> Seg
 
     log_path = os.path.join(path, log_name)
     try:
-        with open(log_path, "rb") as handle:
+        with open_regular(log_path) as handle:
             info = os.fstat(handle.fileno())
             result = read_log(handle, info.st_size, deep=deep)
     except OSError as error:
@@ -319,8 +332,8 @@ def _config_yaml(
     import yaml
 
     try:
-        with open(name, encoding="utf-8", errors="replace") as handle:
-            data = yaml.safe_load(handle)
+        with open_regular(name) as handle:
+            data = yaml.safe_load(handle.read().decode("utf-8", "replace"))
     except (OSError, yaml.YAMLError):
         return {}, None
     if not isinstance(data, dict):
@@ -340,7 +353,7 @@ def _config_yaml(
 def _config_yaml_version(path: str) -> str | None:
     """``_wandb.cli_version`` from ``files/config.yaml``, found without YAML."""
     try:
-        with open(os.path.join(path, "files", "config.yaml"), "rb") as handle:
+        with open_regular(os.path.join(path, "files", "config.yaml")) as handle:
             head = handle.read(_HEAD_OF_DEBUG_LOG).decode("utf-8", "replace")
     except OSError:
         return None
@@ -372,7 +385,7 @@ def _metadata(path: str) -> dict[str, Any]:
 
 def _load_json(path: str) -> dict[str, Any]:
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             data = json.loads(handle.read(4 << 20))
     except (OSError, ValueError):
         return {}
@@ -380,17 +393,29 @@ def _load_json(path: str) -> dict[str, Any]:
 
 
 def _debug_log_facts(path: str) -> dict[str, Any]:
-    """The wandb version and writer pid from the head of ``logs/debug.log``."""
+    """The wandb version and the writers' pids from the heads of the debug logs.
+
+    ``debug.log`` names the user process; ``debug-core.log`` (a link to
+    wandb-core's own log under ``~/.cache/wandb``, 0.17 on) names the service
+    process that actually writes the ``.wandb`` file.
+    """
+    facts: dict[str, Any] = {}
     try:
-        with open(os.path.join(path, "logs", "debug.log"), "rb") as handle:
+        with open_regular(os.path.join(path, "logs", "debug.log")) as handle:
             head = handle.read(_HEAD_OF_DEBUG_LOG).decode("utf-8", "replace")
     except OSError:
-        return {}
-    facts: dict[str, Any] = {}
+        return facts
     if match := _SDK_RE.search(head):
         facts["wandb_version"] = match[1]
     if match := _PID_RE.search(head):
         facts["pid"] = int(match[1])
+    try:
+        with open_regular(os.path.join(path, "logs", "debug-core.log")) as handle:
+            core = handle.read(_HEAD_OF_DEBUG_LOG)
+    except OSError:
+        return facts
+    if found := _CORE_PID_RE.search(core):
+        facts["core_pid"] = int(found[1])
     return facts
 
 
@@ -404,12 +429,70 @@ def _upload_evidence(path: str) -> bool:
 
 def _tail(path: str, size: int) -> bytes:
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             handle.seek(0, os.SEEK_END)
             handle.seek(max(0, handle.tell() - size))
             return handle.read(size).replace(b'": ', b'":')
     except OSError:
         return b""
+
+
+# Files the index opens, relative to a run folder (besides the log itself).
+_READ_FILES = (
+    "files/config.yaml",
+    "files/wandb-summary.json",
+    "files/wandb-metadata.json",
+    "logs/debug.log",
+    "logs/debug-internal.log",
+    "logs/debug-core.log",
+    "config.yaml",  # pre-0.10 folders
+    "wandb-summary.json",
+    "wandb-metadata.json",
+)
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a directory"),
+)
+
+
+def _special_file(path: str, log_name: str | None) -> str | None:
+    """Why the folder cannot be read safely: a file the index would open is
+    not a regular file. Reading a named pipe blocks until someone writes to
+    it, which would hang every hook; devices may do worse."""
+    names = ([log_name] if log_name else []) + list(_READ_FILES)
+    for name in names:
+        try:
+            info = os.stat(os.path.join(path, name))
+        except OSError:  # absent, or a dangling link: nothing to open
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((k for test, k in _KINDS if test(info.st_mode)), "special")
+            return f"{name} is {kind}, not a regular file; not read"
+    return None
+
+
+def open_regular(path: str) -> BinaryIO:
+    """Open ``path`` for reading in binary, refusing anything but a regular file.
+
+    ``stat`` first, so a pipe or device is never opened; then ``O_NONBLOCK``
+    and ``fstat`` on the open descriptor, in case the path was swapped for a
+    pipe in between (opening a pipe without a writer blocks, without
+    ``O_NONBLOCK``). ``O_NONBLOCK`` changes nothing for regular files.
+    """
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", path)
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _dirty(path: str) -> bool | None:

@@ -8,6 +8,7 @@ on live processes, so it happens on every load.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import stat
 import time
@@ -216,10 +217,29 @@ def _signature(folder: str, info: os.stat_result | None) -> tuple[Any, ...]:
 # --- judging ------------------------------------------------------------------
 
 
+# After the writer is known dead, how long the log must have stayed unchanged
+# before the run counts as crashed. wandb 0.31's service process (wandb-core,
+# the one that writes the .wandb file) watches its parent, the user process,
+# and exits within a second of its death without flushing what it buffered;
+# a service shared by several processes (wandb.setup) outlives one of them and
+# keeps writing stats records every 15 s. Thirty seconds without a change
+# covers both, and a clock or filesystem with coarse mtimes.
+WRITER_GRACE = 30.0
+
+
 def judge_state(
-    segment: Segment, now: float, stale_after: float
+    segment: Segment,
+    now: float,
+    stale_after: float,
+    grace: float = WRITER_GRACE,
 ) -> tuple[State, str | None]:
-    """The state of one folder and the reason shown with it."""
+    """The state of one folder and the reason shown with it.
+
+    A run without an exit record is ``running`` while its user process lives,
+    or while its log is younger than ``stale_after``; but when this machine
+    can tell that its writers are gone (see :func:`writers_dead`) and the log
+    has not changed for ``grace`` seconds, it is ``crashed`` at once.
+    """
     reason = segment.reason
     if segment.unreadable:
         return "unreadable", reason or "the log cannot be read"
@@ -230,13 +250,16 @@ def judge_state(
         return ("running" if live else "empty"), reason
     if segment.exit_seen:
         return ("finished" if segment.exit_code == 0 else "failed"), reason
-    if live or _fresh(segment, now, stale_after):
+    if live or (_fresh(segment, now, stale_after) and not _gone(segment, now, grace)):
         return "running", reason
     written = segment.log_mtime
     note = "no exit record"
     if written:
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(written))
         note += f"; last written {when} UTC"
+    if not _fresh(segment, now, stale_after):
+        return "crashed", f"{note}; {reason}" if reason else note
+    note += f"; its process {segment.pid} has exited"
     return "crashed", f"{note}; {reason}" if reason else note
 
 
@@ -259,35 +282,93 @@ def _fresh(segment: Segment, now: float, stale_after: float) -> bool:
     return last is None or now - last < stale_after + _ACTIVITY_SLACK
 
 
+def _gone(segment: Segment, now: float, grace: float) -> bool:
+    """The writers are known dead and the log has been quiet for ``grace``."""
+    quiet = segment.log_mtime is not None and now - segment.log_mtime >= grace
+    return quiet and writers_dead(segment)
+
+
 def _writer_alive(segment: Segment) -> bool:
-    """Whether the process that wrote the run still runs, on this machine."""
+    """Whether the user process that wrote the run still runs, on this machine."""
     if segment.pid is None or segment.exit_seen:
         return False
     import socket
 
     if segment.host and segment.host != socket.gethostname():
         return False
-    started = _process_start(segment.pid)
-    if started is None:
+    return _process_status(segment.pid, _begun(segment)) is True
+
+
+def writers_dead(segment: Segment) -> bool:
+    """Whether every process that could still write the log is known gone.
+
+    Those are the user process (``logs/debug.log``) and, when its log names
+    it, the wandb-core service. Known only on the machine the run records as
+    its host, with a /proc to look in; anything else (no pid, no host, another
+    machine, another OS, a process we may not see) is "not known".
+    """
+    if segment.pid is None or not segment.host:
         return False
-    # A reused pid belongs to a process started after the run began.
-    begun = segment.started_at or segment.log_mtime or 0.0
-    return started <= begun + 60.0
+    import socket
+
+    if segment.host != socket.gethostname():
+        return False
+    begun = _begun(segment)
+    pids = [p for p in (segment.pid, segment.core_pid) if p is not None]
+    return all(_process_status(pid, begun) is False for pid in pids)
 
 
-def _process_start(pid: int) -> float | None:
-    """Start time (epoch seconds) of a live process, from /proc; None elsewhere."""
+def _begun(segment: Segment) -> float:
+    return segment.started_at or segment.log_mtime or 0.0
+
+
+def _process_status(pid: int, begun: float) -> bool | None:
+    """True: ``pid`` is the live process that began the run at ``begun``.
+
+    False: no such process, a zombie, or the pid now belongs to a process
+    started later (pids are reused). None: cannot tell (no /proc, or a
+    process of another user hidden from us).
+    """
+    if not os.path.isdir("/proc/self"):
+        return None
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             fields = handle.read().rsplit(b")", 1)[1].split()
+    except FileNotFoundError:
+        return _signal_status(pid)
+    except (OSError, IndexError):
+        return None
+    if fields[:1] in ([b"Z"], [b"X"]):  # exited; its parent has not reaped it
+        return False
+    started = _process_start(fields)
+    if started is None:
+        return None
+    # A reused pid belongs to a process started after the run began.
+    return started <= begun + 60.0
+
+
+def _signal_status(pid: int) -> bool | None:
+    """Liveness by signal 0, for a pid /proc does not show (``hidepid``)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return None  # it exists, but whose it is and since when is unknown
+    return None
+
+
+def _process_start(fields: list[bytes]) -> float | None:
+    """Start time (epoch seconds) from the fields of ``/proc/<pid>/stat``."""
+    try:
         with open("/proc/stat", "rb") as handle:
             boot = next(
                 float(line.split()[1]) for line in handle if line.startswith(b"btime")
             )
+        ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        return boot + int(fields[19]) / ticks
     except (OSError, IndexError, StopIteration, ValueError):
         return None
-    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    return boot + int(fields[19]) / ticks
 
 
 def judge_sync(segment: Segment) -> Sync:
@@ -462,6 +543,12 @@ def run_to_json(run: Run) -> dict[str, Any]:
 
     Undecodable bytes in folder names (surrogate escapes in ``Run.path``)
     become U+FFFD here, so the JSON is valid UTF-8 for any reader.
+
+    The object encodes as strict JSON (RFC 8259) with any encoder: a metric
+    logged as NaN or an infinity (wandb keeps them in the summary) becomes the
+    string ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``, in config and summary
+    alike; JavaScript's names, which also ``float()`` parses back. Strings, not
+    ``null``: a diverged loss stays distinguishable from a missing value.
     """
     return {
         "id": _ascii_safe(run.id),
@@ -474,20 +561,42 @@ def run_to_json(run: Run) -> dict[str, Any]:
         "entity": run.entity,
         "name": run.name,
         "tags": list(run.tags),
-        "config": run.config,
-        "summary": run.summary,
+        "config": _finite(run.config),
+        "summary": _finite(run.summary),
         "commit": run.commit,
         "remote": run.remote,
-        "started_at": run.started_at,
-        "runtime_s": run.runtime_s,
+        "started_at": _finite(run.started_at),
+        "runtime_s": _finite(run.runtime_s),
         "size_bytes": run.size_bytes,
         "wandb_version": run.wandb_version,
         "dirty": run.dirty,
         "reason": run.reason,
         "partial": run.partial,
         "segments": [_ascii_safe(p) for p in run.segments],
-        "log_mtime": run.log_mtime,
+        "log_mtime": _finite(run.log_mtime),
     }
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with non-finite floats as strings; the same object when it has
+    none, so the common case copies nothing."""
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (math.inf, -math.inf):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if isinstance(value, Mapping):
+        items = {key: _finite(item) for key, item in value.items()}
+        if any(items[key] is not item for key, item in value.items()):
+            return items
+        return value
+    if isinstance(value, list | tuple):
+        values = [_finite(item) for item in value]
+        if any(new is not old for new, old in zip(values, value, strict=True)):
+            return values
+        return value
+    return value
 
 
 def filter_runs(
