@@ -470,7 +470,7 @@ def _special_file(path: str, log_name: str | None) -> str | None:
             continue
         if not stat.S_ISREG(info.st_mode):
             kind = next((k for test, k in _KINDS if test(info.st_mode)), "special")
-            return f"{name} is {kind}, not a regular file; not read"
+            return f"cannot read {name}: it is {kind}, not a regular file"
     return None
 
 
