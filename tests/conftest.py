@@ -33,6 +33,11 @@ _SCRUB = (
 )
 
 
+def _made(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def isolated_env(home: Path) -> dict[str, str]:
     """The environment every test runs in: no user or system git config."""
     env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
@@ -47,6 +52,8 @@ def isolated_env(home: Path) -> dict[str, str]:
         )
     env.update(
         HOME=str(home),
+        # wandb leaves media, artifact and socket files in the temp folder.
+        TMPDIR=str(_made(home / "tmp")),
         XDG_CONFIG_HOME=str(home / ".config"),
         XDG_CACHE_HOME=str(home / ".cache"),
         GIT_CONFIG_NOSYSTEM="1",
