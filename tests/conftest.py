@@ -103,13 +103,12 @@ def git(
     )
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A repository with one commit on ``main`` and a bare ``origin`` it tracks."""
-    origin = tmp_path / "origin.git"
-    work = tmp_path / "work"
-    git(tmp_path, "init", "--bare", "-q", str(origin))
-    git(tmp_path, "init", "-q", str(work))
+def make_repo(base: Path) -> Path:
+    """``base/work``: one commit on ``main``, tracking a bare ``base/origin.git``."""
+    origin = base / "origin.git"
+    work = base / "work"
+    git(base, "init", "--bare", "-q", str(origin))
+    git(base, "init", "-q", str(work))
     (work / "README.md").write_text("# experiments\n")
     (work / ".gitignore").write_text("wandb/\n")
     git(work, "add", "README.md", ".gitignore")
@@ -118,6 +117,12 @@ def repo(tmp_path: Path) -> Path:
     git(work, "push", "-q", "-u", "origin", "main")
     git(work, "remote", "set-head", "origin", "main")
     return work
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A repository with one commit on ``main`` and a bare ``origin`` it tracks."""
+    return make_repo(tmp_path)
 
 
 # --- end-to-end: the pre-commit framework, built once per session -----------

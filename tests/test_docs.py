@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import wandbgen
-from conftest import git, isolated_env
+from conftest import git, isolated_env, make_repo
 from ragguard.cli import main
 from ragguard.config import DEFAULT_POLICY
 from ragguard.docs import (
@@ -201,15 +201,7 @@ def runs_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def _make_runs_repo(base: Path) -> Path:
-    origin, work = base / "origin.git", base / "work"
-    git(base, "init", "--bare", "-q", str(origin))
-    git(base, "init", "-q", str(work))
-    (work / ".gitignore").write_text("wandb/\n")
-    git(work, "add", ".gitignore")
-    git(work, "commit", "-q", "-m", "Start the experiment repository")
-    git(work, "remote", "add", "origin", str(origin))
-    git(work, "push", "-q", "-u", "origin", "main")
-    git(work, "remote", "set-head", "origin", "main")
+    work = make_repo(base)
     wandbgen.write_run(work, run_id="main0001", summary={"recall@5": 0.5})
     git(work, "switch", "-q", "-c", "exp/bm25")
     (work / "retriever.py").write_text("K = 5\n")

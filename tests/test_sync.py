@@ -17,7 +17,7 @@ import pytest
 import wandb_server
 
 import wandbgen
-from conftest import git, isolated_env
+from conftest import git, isolated_env, make_repo
 from ragguard.cli import main
 from ragguard.config import DEFAULT_POLICY
 from ragguard.errors import Exit
@@ -46,15 +46,7 @@ def sync_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def _make_repo(base: Path) -> Path:
-    origin, work = base / "origin.git", base / "work"
-    git(base, "init", "--bare", "-q", str(origin))
-    git(base, "init", "-q", str(work))
-    (work / ".gitignore").write_text("wandb/\n")
-    git(work, "add", ".gitignore")
-    git(work, "commit", "-q", "-m", "Start the experiment repository")
-    git(work, "remote", "add", "origin", str(origin))
-    git(work, "push", "-q", "-u", "origin", "main")
-    git(work, "remote", "set-head", "origin", "main")
+    work = make_repo(base)
     wandbgen.write_run(work, run_id="onmain01", summary={"recall@5": 0.5})
     git(work, "switch", "-q", "-c", "exp/sync")
     git(work, "commit", "-q", "--allow-empty", "-m", "Try a dense retriever")
