@@ -37,14 +37,15 @@ _MAX_METRICS = 8  # metric rows shown besides the chosen one, at most
 
 
 def metric_keys(runs: Iterable[Run]) -> list[str]:
-    """Numeric summary keys the runs logged, in first-seen order (wandb's own
-    ``_step``, ``_runtime`` and the like left out)."""
+    """Numeric summary keys the runs logged, sorted: the order of a run's
+    summary is the order of its log, which differs from run to run (wandb's
+    own ``_step``, ``_runtime`` and the like left out)."""
     keys: dict[str, None] = {}
     for run in runs:
         for key in run.summary:
             if not key.startswith("_") and metric_value(run, key) is not None:
                 keys.setdefault(key, None)
-    return list(keys)
+    return sorted(keys)
 
 
 def choose_metric(

@@ -236,15 +236,15 @@ def run_url(run: Run, policy: Policy) -> str | None:
 
 
 def key_metrics(run: Run, preferred: str | None) -> list[tuple[str, float]]:
-    """Up to three numeric summary values: ``preferred`` first, then the first
-    others in the summary's own order; wandb's ``_step`` and the like skipped."""
+    """Up to three numeric summary values: ``preferred`` first, then the others
+    by name; wandb's ``_step`` and the like skipped."""
     numeric = {
         key: float(value)
         for key, value in run.summary.items()
         if not key.startswith("_") and _is_number(value)
     }
     keys = [preferred] if preferred in numeric else []
-    keys += [key for key in numeric if key != preferred]
+    keys += [key for key in sorted(numeric) if key != preferred]
     return [(key, numeric[key]) for key in keys[:_METRICS_SHOWN]]
 
 

@@ -130,5 +130,5 @@ def test_choose_metric_and_ranked_on_plain_policies(work: Path) -> None:
     configured = parse_policy("report:\n  metric: latency_ms\n")
     assert choose_metric(runs, configured) == "latency_ms"
     missing = parse_policy("report:\n  metric: nowhere\n")
-    assert choose_metric(runs, missing) == "eval/recall@5"  # falls back
+    assert choose_metric(runs, missing) == "eval/mrr"  # the first key by name
     assert [r.id for r in ranked(runs, "eval/mrr", "max")] == ["bm25a001", "bm25a002"]

@@ -71,12 +71,12 @@ def test_summary_table_without_a_metric_uses_the_first_numeric_keys(
         "name",
         "state",
         "sync",
-        "eval/recall@5",
         "eval/mrr",
+        "eval/recall@5",
     ]
-    assert [line.split()[0] for line in lines[1:]] == [
-        "bm25a002",
+    assert [line.split()[0] for line in lines[1:]] == [  # best eval/mrr first
         "bm25a001",
+        "bm25a002",
         "bm25a003",
     ]
     assert lines[3].split()[-2:] == ["-", "-"]  # the failed run logged nothing

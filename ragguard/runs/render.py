@@ -168,9 +168,10 @@ def _cell(value: str, width: int) -> str:
 
 
 def summary_metrics(summary: Mapping[str, Any], limit: int = 3) -> str:
-    """The first few numeric, user-logged summary values as ``key=value``."""
+    """The first few numeric, user-logged summary values as ``key=value``, by
+    key name so that every row lists them in the same order."""
     shown = []
-    for key, value in summary.items():
+    for key, value in sorted(summary.items()):
         if key.startswith("_") or isinstance(value, bool):
             continue
         if isinstance(value, int | float) and math.isfinite(value):
