@@ -161,9 +161,7 @@ class _Judge:
         run, value = best_run(finished, metric, self.merge.goal)
         if run is None or value is None:
             logged = any(metric in run.summary for run in finished)
-            said = (
-                "as a finite number" if logged else f"(they log: {_keys(finished)})"
-            )
+            said = "as a finite number" if logged else f"(they log: {_keys(finished)})"
             return self.fail(
                 f"no finished run of {self.head} logged {metric} {said}",
                 fix=f"log {metric} in the run's summary, or set merge.metric",
@@ -196,6 +194,10 @@ class _Judge:
         self, side: Side, target_runs: Sequence[Run], metric: str
     ) -> Verdict:
         assert side.value is not None
+        # The baseline is held to the candidate's standard: a run that only
+        # one laptop has is not production's baseline.
+        if self.merge.require_synced:
+            target_runs = [r for r in target_runs if r.sync == "synced"]
         run, value = best_run(target_runs, metric, self.merge.goal)
         if not self.merge.beat_baseline:
             return self.verdict(True, "meets the criteria", head=side)
@@ -276,6 +278,18 @@ def branch_name(repo: Any, ref: str) -> str:
     return name
 
 
+def target_policy(repo: Any, target: str) -> Policy | None:
+    """The policy the target branch holds: a branch cannot bring the rules
+    that judge it. ``None`` when the target has no policy file."""
+    from ragguard.config import POLICY_FILE, parse_policy
+
+    commit = resolve_commit(repo, target)
+    out = repo.git("cat-file", "blob", f"{commit}:{POLICY_FILE}", check=False)
+    if out.returncode != 0:
+        return None
+    return parse_policy(out.stdout, f"{target}:{POLICY_FILE}")
+
+
 def head_doc_filled(repo: Any, policy: Policy, branch: str, commit: str) -> bool:
     """Whether the branch doc in ``commit`` is there and filled in."""
     from ragguard.docs import doc_is_filled
@@ -309,11 +323,13 @@ def gate_command(
 
     env = os.environ if env is None else env
     repo = Repo.discover(cwd)
-    policy = load_policy(repo.root)
+    policy = target_policy(repo, target) or load_policy(repo.root)
     head_ref = head or repo.head_ref or "HEAD"
     runs = local_runs(repo, policy)
     name = branch_name(repo, head_ref)
-    filled = head_doc_filled(repo, policy, name, resolve_commit(repo, head_ref))
+    filled = None  # a protected branch (main after a merge) has no branch doc
+    if not policy.branches.is_protected(name) and name != repo.default_branch(policy):
+        filled = head_doc_filled(repo, policy, name, resolve_commit(repo, head_ref))
     source = "local run folders" if runs else "local run folders (none found)"
     if not runs and policy.wandb.remote:  # remote checks (ragguard/remote.py)
         from ragguard.remote import runs_for_gate

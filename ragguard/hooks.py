@@ -253,8 +253,13 @@ def _branch_runs(hook: Hook, branch: str | None) -> tuple[Run, ...]:
 
 def _pre_commit(hook: Hook, argv: list[str], stdin: str) -> int:
     enabled = hook.enabled()
+    merging: list[Finding] = []
+    if hook.repo.operation_in_progress() == "MERGE_HEAD":
+        from ragguard.mergehooks import merge_findings
+
+        merging = merge_findings(hook)
     if not enabled:
-        return finish(hook, [])
+        return finish(hook, merging)
     repo, branch = hook.repo, hook.repo.current_branch()
     ctx = Context(
         stage=hook.stage,
@@ -271,7 +276,7 @@ def _pre_commit(hook: Hook, argv: list[str], stdin: str) -> int:
         ctx = replace(ctx, doc=doc_state(repo, hook.policy, branch, None))
     if enabled.keys() & set(RUN_CHECKS):
         ctx = replace(ctx, runs=_branch_runs(hook, branch))
-    return finish(hook, run_checks(hook.stage, ctx, hook.skip.checks))
+    return finish(hook, run_checks(hook.stage, ctx, hook.skip.checks) + merging)
 
 
 # --- commit-msg -------------------------------------------------------------------

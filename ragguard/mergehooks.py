@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ragguard.checks import Context, run_checks
+from ragguard.checks import Context, Finding, run_checks
 from ragguard.errors import Exit, RagguardError
 
 if TYPE_CHECKING:
@@ -22,12 +22,12 @@ if TYPE_CHECKING:
     from ragguard.runs.model import Run
 
 
-def wants_gate(hook: Hook, branch: str | None) -> bool:
+def wants_gate(hook: Hook, branch: str | None, stage: str | None = None) -> bool:
     """Whether a change to ``branch`` is judged by the merge gate."""
     return bool(
         branch
         and hook.policy.branches.is_protected(branch)
-        and "merge-gate" in hook.enabled()
+        and "merge-gate" in hook.enabled(stage)
         and hook.policy.merge.metric
     )
 
@@ -62,20 +62,35 @@ def push_gate(
 
 def pre_merge_commit(hook: Hook, argv: list[str], stdin: str) -> int:
     """Gate a merge into a protected branch before git makes its commit."""
-    from ragguard.hooks import doc_state, finish
+    from ragguard.hooks import finish
+
+    return finish(hook, merge_findings(hook))
+
+
+def merge_findings(hook: Hook) -> list[Finding]:
+    """The merge gate's findings for the merge under way, if any. Also run
+    by pre-commit: a merge stopped by a conflict (or by this gate) is
+    finished with `git commit`, which runs no pre-merge-commit hook."""
+    stage = "pre-merge-commit"
+    ctx = _merge_context(hook, stage)
+    return [] if ctx is None else run_checks(stage, ctx, hook.skip.checks)
+
+
+def _merge_context(hook: Hook, stage: str) -> Context | None:
+    from ragguard.hooks import doc_state
 
     repo = hook.repo
     target = repo.current_branch()
-    head = merge_head(repo, hook.env) if wants_gate(hook, target) else None
+    head = merge_head(repo, hook.env) if wants_gate(hook, target, stage) else None
     if head is None or repo.head_oid is None or _is_upstream(repo, head, target):
-        return finish(hook, [])  # no merge, or `git pull` of the branch itself
+        return None  # no merge, or `git pull` of the branch itself
     name = _branch_at(repo, head, target)
     head_runs = runs_reachable(hook, [head], [repo.head_oid])
     if name:
         head_runs += [r for r in hook.runs() if r.git_branch == name]
     merged = tuple({run.id: run for run in head_runs}.values())
-    ctx = Context(
-        stage=hook.stage,
+    return Context(
+        stage=stage,
         policy=hook.policy,
         root=repo.root,
         branch=target,
@@ -87,7 +102,6 @@ def pre_merge_commit(hook: Hook, argv: list[str], stdin: str) -> int:
         # Only a named branch has a doc to ask for.
         doc=doc_state(repo, hook.policy, name, head) if name else None,
     )
-    return finish(hook, run_checks(hook.stage, ctx, hook.skip.checks))
 
 
 def _is_upstream(repo: Repo, oid: str, branch: str | None) -> bool:

@@ -149,3 +149,38 @@ def test_pulling_the_branch_itself_is_not_an_experiment_merge(
     result = git(gated, "pull", "--no-rebase", "-q", "origin", "main", check=False)
     assert result.returncode == 0, result.stderr
     assert "merge-gate" not in result.stderr + result.stdout
+
+
+def test_finishing_a_refused_merge_with_commit_is_refused_too(gated: Path) -> None:
+    branch_with_run(gated, "exp/worse", 0.6)
+    refused = git(
+        gated, "merge", "--no-ff", "-m", "Merge exp/worse", "exp/worse", check=False
+    )
+    assert refused.returncode != 0
+    assert "git merge --abort" in refused.stdout + refused.stderr
+    before = git(gated, "rev-parse", "HEAD").stdout
+    again = git(gated, "commit", "--no-edit", check=False)
+    assert again.returncode != 0, "git commit must not finish a merge the gate refused"
+    assert "merge-gate" in again.stdout + again.stderr
+    assert git(gated, "rev-parse", "HEAD").stdout == before
+    git(gated, "merge", "--abort")
+
+
+def test_a_push_of_main_without_runs_passes_with_a_note(gated: Path) -> None:
+    (gated / "README.md").write_text("# experiments\n\nHow we compare retrievers.\n")
+    git(gated, "commit", "-q", "-am", "Explain how retrievers are compared")
+    result = git(gated, "push", "origin", "main", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "note [merge-gate]" in result.stdout
+    assert "nothing for the merge gate to judge" in result.stdout
+
+
+def test_the_gate_fix_printed_at_push_judges_what_is_pushed(gated: Path) -> None:
+    branch_with_run(gated, "exp/worse", 0.6)
+    git(gated, "merge", "--ff-only", "exp/worse")
+    pushed = git(gated, "push", "origin", "main", check=False)
+    assert "fix: ragguard gate --target origin/main --head main" in pushed.stdout
+    verdict = run_ragguard(gated, "gate", "--target", "origin/main", "--head", "main")
+    assert verdict.returncode == 1
+    assert "does not beat origin/main's best" in verdict.stdout
+    assert "branch doc" not in verdict.stdout

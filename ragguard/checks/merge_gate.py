@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING
 
-from ragguard.checks import Context, Finding, FindingSeverity
+from ragguard.checks import Context, Finding
 
 if TYPE_CHECKING:
     from ragguard.gate import Verdict
@@ -35,12 +35,13 @@ def check(ctx: Context) -> list[Finding]:
     if verdict.passed:
         return []
     subject = f"merge of {head} into {ctx.branch}"
-    # A push of commits that carry no runs (a typo fix on main) is not an
-    # experiment being merged: say so, but let the push through.
-    no_experiment = not ctx.merge_runs and ctx.merge_head is None
-    severity: FindingSeverity = "warn" if no_experiment else "block"
-    fix = verdict.fix or _gate_command(ctx)
-    return [Finding(CHECK, severity, subject, _message(verdict), fix)]
+    if not ctx.merge_runs and ctx.merge_head is None:
+        # A push of commits that carry no runs (a typo fix on main) is not an
+        # experiment being merged: say so, and let it through.
+        message = "no runs on the pushed commits: nothing for the merge gate to judge"
+        return [Finding(CHECK, "info", subject, message)]
+    fix = verdict.fix or _fix(ctx)
+    return [Finding(CHECK, "block", subject, _message(verdict), fix)]
 
 
 def _message(verdict: Verdict) -> str:
@@ -57,6 +58,12 @@ def _message(verdict: Verdict) -> str:
     return "; ".join(parts)
 
 
-def _gate_command(ctx: Context) -> str:
-    head = f" --head {shlex.quote(ctx.merge_head)}" if ctx.merge_head else ""
-    return f"ragguard gate --target {shlex.quote(ctx.branch or '')}{head}"
+def _fix(ctx: Context) -> str:
+    """Undo the merge being made; for a push, see the verdict of what is
+    pushed (the local branch) against what the remote has."""
+    branch = shlex.quote(ctx.branch or "")
+    if ctx.merge_head is not None:
+        return "git merge --abort  (the merge does not pass the gate)"
+    remote = ctx.remote if ctx.remote and "/" not in ctx.remote else None
+    target = shlex.quote(f"{remote}/{ctx.branch}") if remote else branch
+    return f"ragguard gate --target {target} --head {branch}"
