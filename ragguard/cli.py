@@ -229,7 +229,11 @@ def init_command(
     )
     click.echo("\n".join(result.steps))
     if result.printed_entry:
-        hint = "\nAdd this to .pre-commit-config.yaml, then run pre-commit install:"
+        hint = (
+            "\nInstall the hooks: `ragguard install` directly, or through the"
+            " pre-commit framework: add this to .pre-commit-config.yaml, then"
+            " run pre-commit install:"
+        )
         click.echo(hint)
         click.echo(result.pre_commit_entry, nl=False)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import stat
 import unicodedata
 from collections.abc import Sequence
@@ -189,7 +190,14 @@ class DocResult:
 
     def describe(self) -> str:
         runs = f"{self.runs} run" + ("" if self.runs == 1 else "s")
-        return f"{self.action} {self.shown} ({runs})"
+        said = f"{self.action} {self.shown} ({runs})"
+        if self.action in ("created", "replaced"):
+            # An unfilled template still blocks the push: say what is next.
+            said += (
+                f"\nnext: write its Goal and Hypothesis, then"
+                f" git add -- {shlex.quote(self.shown)} && git commit"
+            )
+        return said
 
 
 def render_block(runs: Sequence[Run], policy: Policy, nl: str = "\n") -> str:

@@ -76,7 +76,7 @@ def _fix_all(findings: Sequence[Finding], paint: Painter) -> list[str]:
     if len(ids) < 2:
         return []
     command = "ragguard sync " + " ".join(dict.fromkeys(ids))
-    return [f"  {paint('fix all:', 'dim')} {command}"]
+    return [f"  {paint('sync them all:', 'dim')} {command}"]
 
 
 def _tally(findings: Sequence[Finding]) -> str:

@@ -134,6 +134,6 @@ def test_many_unsynced_runs_get_one_command_for_all() -> None:
         for rid in ("aaaa1111", "bbbb2222")
     ]
     lines = render_findings("pre-push", findings, paint=Painter(False))
-    assert lines[-1] == "  fix all: ragguard sync aaaa1111 bbbb2222"
+    assert lines[-1] == "  sync them all: ragguard sync aaaa1111 bbbb2222"
     one = render_findings("pre-push", findings[:1], paint=Painter(False))
-    assert not any("fix all" in line for line in one)
+    assert not any("sync them all" in line for line in one)

@@ -250,7 +250,11 @@ def test_doc_init_writes_the_golden_doc(
     work: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["doc", "init"]) == 0
-    assert capsys.readouterr().out == f"created {DOC.as_posix()} (2 runs)\n"
+    assert capsys.readouterr().out == (
+        f"created {DOC.as_posix()} (2 runs)\n"
+        "next: write its Goal and Hypothesis, then"
+        f" git add -- {DOC.as_posix()} && git commit\n"
+    )
     written = (work / DOC).read_text(encoding="utf-8")
     golden = GOLDEN / "branch_doc.md"
     if os.environ.get("RAGGUARD_UPDATE_GOLDEN"):
