@@ -51,15 +51,17 @@ def _finding(run: Run, tags: list[str], keys: list[str]) -> Finding:
 
 
 def _fix(run: Run, tags: list[str], keys: list[str]) -> str:
-    """How to set them: in the code for the next run, and on W&B for this one."""
+    """How to set them for the next run, and what to do about this one."""
     example_tags = [t.replace("*", "<value>").replace("?", "<c>") for t in tags]
     init = []
     if tags:
         init.append(f"tags={json.dumps(example_tags)}")
     if keys:
         init.append("config={" + ", ".join(f'"{k}": ...' for k in keys) + "}")
-    fix = f"pass wandb.init({', '.join(init)}) and rerun"
-    if run.entity and run.project and run.sync == "synced":
-        path = f"{run.entity}/{run.project}/{run.id}"
-        fix += f"; or edit this run on W&B: https://wandb.ai/{path}/overview"
-    return fix
+    # The local log of this run never changes: once a rerun carries the
+    # metadata, this run can only be let through, on the record.
+    return (
+        f"pass wandb.init({', '.join(init)}) and rerun; then let this run go:"
+        f" RAGGUARD_SKIP=run-metadata RAGGUARD_SKIP_REASON='rerun as <new id>'"
+        " git push"
+    )
