@@ -272,11 +272,31 @@ def _pre_commit(hook: Hook, argv: list[str], stdin: str) -> int:
         ctx = replace(
             ctx, staged=tuple(repo.staged_paths()), run_roots=_run_roots(hook)
         )
+        ctx = replace(ctx, ignored=_ignored_run_data(repo, ctx))
     if "branch-doc" in enabled and branch and branch != ctx.default_branch:
         ctx = replace(ctx, doc=doc_state(repo, hook.policy, branch, None))
     if enabled.keys() & set(RUN_CHECKS):
         ctx = replace(ctx, runs=_branch_runs(hook, branch))
     return finish(hook, run_checks(hook.stage, ctx, hook.skip.checks) + merging)
+
+
+def _ignored_run_data(repo: Repo, ctx: Context) -> frozenset[str]:
+    """The staged run-data paths that ``.gitignore`` covers (added with
+    ``git add -f``): one git call, and none when no run data is staged."""
+    from ragguard.checks.staged_runs import run_data_paths
+
+    paths = run_data_paths(ctx)
+    if not paths:
+        return frozenset()
+    out = repo.git(
+        "check-ignore",
+        "--no-index",
+        "-z",
+        "--stdin",
+        input="\0".join(paths) + "\0",
+        check=False,
+    )
+    return frozenset(p for p in out.stdout.split("\0") if p)
 
 
 # --- commit-msg -------------------------------------------------------------------

@@ -141,8 +141,8 @@ def test_pre_commit_blocks_run_folders_and_changes_nothing(work: Path) -> None:
     code, out = hook(work, "pre-commit")
     assert code == 1
     assert "blocked [staged-runs] wandb: W&B run data is staged" in out
-    fix = "git rm -r -q --cached -- wandb && printf '\\n%s\\n' /wandb/ >> .gitignore"
-    assert f"fix: {fix}" in out
+    # .gitignore has wandb/ already (git add -f): the fix only unstages.
+    assert "fix: git rm -r -q --cached -- wandb\n" in out
     assert "RAGGUARD_SKIP=staged-runs" in out
     assert state_of(work) == before
 
@@ -705,3 +705,34 @@ def test_an_unknown_stage_is_a_usage_error_on_one_line(tmp_path: Path) -> None:
     assert done.stderr.startswith("ragguard: unknown hook stage 'bogus'; expected")
     assert stages in done.stderr and "post-merge" in done.stderr
     assert cli_main(["hook", "bogus"]) == 2
+
+
+def test_forced_run_data_gets_a_fix_that_does_not_ignore_it_twice(repo: Path) -> None:
+    from conftest import run_ragguard
+
+    assert run_ragguard(repo, "install").returncode == 0
+    wandbgen.write_run(repo, ending="early-kill")
+    git(repo, "add", "-f", "wandb")
+    result = git(repo, "commit", "-m", "Keep the run logs with the code", check=False)
+    assert result.returncode != 0
+    assert "fix: git rm -r -q --cached -- wandb\n" in result.stderr
+    (work_tree_ignore,) = [
+        line
+        for line in (repo / ".gitignore").read_text().splitlines()
+        if "wandb" in line
+    ]
+    assert work_tree_ignore == "wandb/"
+
+
+def test_unignored_run_data_gets_the_gitignore_line(repo: Path) -> None:
+    from ragguard.gitrepo import Repo
+    from ragguard.hooks import run_hook
+
+    (repo / ".gitignore").write_text("")
+    wandbgen.write_run(repo, ending="early-kill")
+    git(repo, "add", "wandb")
+    out = io.StringIO()
+    assert run_hook("pre-commit", [], "", out=out, cwd=repo) == 1
+    fix = "git rm -r -q --cached -- wandb && printf '\\n%s\\n' /wandb/ >> .gitignore"
+    assert f"fix: {fix}" in out.getvalue()
+    assert Repo.discover(repo).staged_paths()  # the hook unstaged nothing

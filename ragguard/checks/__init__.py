@@ -81,6 +81,7 @@ class Context:
     runs: tuple[Run, ...] = ()  # the branch's runs, newest first
     run_roots: tuple[Path, ...] = ()  # absolute
     staged: tuple[str, ...] = ()  # pre-commit: paths being added
+    ignored: frozenset[str] = frozenset()  # staged run data .gitignore covers
     message: str | None = None  # commit-msg: the message text
     message_file: str | None = None  # absolute, so the fix works from any folder
     # How the commit was made, as far as its hook can tell: "-a" (commit -a),

@@ -19,11 +19,23 @@ _WANDB_CONTENT = re.compile(
 def check(ctx: Context) -> list[Finding]:
     roots = _roots_inside(ctx)
     culprits: dict[str, int] = {}
+    unignored: set[str] = set()
     for path in ctx.staged:
         culprit = run_data_root(path, roots)
         if culprit is not None:
             culprits[culprit] = culprits.get(culprit, 0) + 1
-    return [_finding(path, count) for path, count in culprits.items()]
+            if path not in ctx.ignored:
+                unignored.add(culprit)
+    return [
+        _finding(path, count, path in unignored) for path, count in culprits.items()
+    ]
+
+
+def run_data_paths(ctx: Context) -> list[str]:
+    """The staged paths that are W&B run data (the hook asks git which of
+    them ``.gitignore`` already covers, so the fix does not add it twice)."""
+    roots = _roots_inside(ctx)
+    return [path for path in ctx.staged if run_data_root(path, roots) is not None]
 
 
 def _roots_inside(ctx: Context) -> list[str]:
@@ -53,12 +65,13 @@ def run_data_root(path: str, roots: list[str]) -> str | None:
     return None
 
 
-def _finding(path: str, count: int) -> Finding:
+def _finding(path: str, count: int, ignore_it: bool = True) -> Finding:
     files = "1 file" if count == 1 else f"{count} files"
     is_file = path.endswith(".wandb") or ".wandb." in path.rsplit("/", 1)[-1]
     ignore = path if is_file else path + "/"
-    # printf's leading newline keeps a .gitignore without a final newline whole.
     fix = f"git rm -r -q --cached -- {quote(path)}"
-    fix += f" && printf '\\n%s\\n' {quote('/' + ignore)} >> .gitignore"
+    if ignore_it:  # not when .gitignore covers it already (git add -f)
+        # printf's leading newline keeps a .gitignore without one whole.
+        fix += f" && printf '\\n%s\\n' {quote('/' + ignore)} >> .gitignore"
     message = f"W&B run data is staged ({files}); runs belong in W&B, not in git"
     return Finding(CHECK, "block", path, message, fix)
