@@ -15,6 +15,8 @@ import click
 
 from ragguard import __version__
 from ragguard.errors import Exit, RagguardError
+from ragguard.hooktypes import HOOK_TYPES
+from ragguard.runs.model import STATES, SYNCS
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +36,6 @@ def cli(debug: bool) -> None:
 
 # --- runs -------------------------------------------------------------------
 
-_RUN_STATES = ("finished", "failed", "running", "crashed", "empty", "unreadable")
-_RUN_SYNCS = ("synced", "unsynced", "unconfirmed")
-
 
 @cli.command("runs")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
@@ -44,14 +43,14 @@ _RUN_SYNCS = ("synced", "unsynced", "unconfirmed")
     "--state",
     "states",
     multiple=True,
-    type=click.Choice(_RUN_STATES),
+    type=click.Choice(STATES),
     help="Only runs in this state (repeatable).",
 )
 @click.option(
     "--sync",
     "syncs",
     multiple=True,
-    type=click.Choice(_RUN_SYNCS),
+    type=click.Choice(SYNCS),
     help="Only runs with this sync status (repeatable).",
 )
 @click.option("--commit", help="Only runs recorded at this commit (a prefix).")
@@ -105,21 +104,12 @@ def runs_cmd(
 
 # hook / check (ragguard/hooks.py)
 
-_HOOK_STAGES = (
-    "pre-commit",
-    "commit-msg",
-    "pre-push",
-    "post-checkout",
-    "pre-merge-commit",
-    "post-merge",
-)
-
 
 @cli.command(
     "hook",
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
-@click.argument("stage", type=click.Choice(_HOOK_STAGES))
+@click.argument("stage", type=click.Choice(HOOK_TYPES))
 @click.argument("git_args", nargs=-1, type=click.UNPROCESSED)
 def hook_command(stage: str, git_args: tuple[str, ...]) -> int:
     """Run the checks of git hook STAGE with git's own arguments.
@@ -158,21 +148,12 @@ def check_command(stage: str, as_json: bool) -> int:
 
 # install / uninstall / init (ragguard/install.py, ragguard/init.py)
 
-# The hook types, spelled out so that every command does not import install.py.
-_HOOK_TYPES = (
-    "pre-commit",
-    "commit-msg",
-    "pre-push",
-    "post-checkout",
-    "pre-merge-commit",
-    "post-merge",
-)
 _hook_type_option = click.option(
     "--hook-type",
     "-t",
     "hook_types",
     multiple=True,
-    type=click.Choice(_HOOK_TYPES),
+    type=click.Choice(HOOK_TYPES),
     help="Only this hook type (repeatable); default: every hook ragguard has.",
 )
 

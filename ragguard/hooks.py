@@ -33,6 +33,7 @@ from ragguard.checks import (
 from ragguard.config import Policy, load_policy
 from ragguard.errors import BadInputError, Exit
 from ragguard.gitrepo import HEADS, REMOTES, TAGS, Repo
+from ragguard.hooktypes import HOOK_TYPES
 from ragguard.render import (
     Painter,
     render_findings,
@@ -44,14 +45,7 @@ from ragguard.runs.model import STATES, Run
 
 log = logging.getLogger(__name__)
 
-STAGES = (
-    "pre-commit",
-    "commit-msg",
-    "pre-push",
-    "post-checkout",
-    "pre-merge-commit",
-    "post-merge",
-)
+STAGES = HOOK_TYPES
 RUN_CHECKS = (
     "runs-finished",
     "runs-synced",

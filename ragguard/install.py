@@ -21,15 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ragguard.errors import EnvironmentProblem, NotARepoError, RagguardError
+from ragguard.hooktypes import HOOK_TYPES
 
-HOOK_TYPES: tuple[str, ...] = (
-    "pre-commit",
-    "commit-msg",
-    "pre-push",
-    "post-checkout",
-    "pre-merge-commit",
-    "post-merge",
-)
 SHIM_MARK = "# ragguard-shim"
 CHAINED_SUFFIX = ".ragguard-chained"
 _PYTHON_SLOT = "@PYTHON@"
