@@ -394,11 +394,11 @@ def _pre_push(hook: Hook, argv: list[str], stdin: str) -> int:
         remote = hook.repo.remote_for_url(remote_name)
     findings: list[Finding] = []
     checked = [ref for ref in refs if _wanted(hook, ref)]
-    if not hook.enabled() or not checked:
+    if not checked:  # the merge gate answers to the remote's policy, not ours
         return finish(hook, [])
     for ref in checked:
         ctx = _push_context(hook, ref, remote, remote_name)
-        found = run_checks(hook.stage, ctx, hook.skip.checks)
+        found = run_checks(hook.stage, ctx, hook.skip.checks) + list(ctx.gate)
         if len(checked) > 1:
             found = [
                 replace(f, subject=f"{_short(ref.remote_ref)}: {f.subject}")
@@ -442,6 +442,11 @@ def _push_context(
     )
     if "branch-doc" in enabled and branch and branch != ctx.default_branch:
         ctx = replace(ctx, doc=doc_state(repo, policy, branch, ref.local_oid))
+    if branch:  # protected or not, by the remote branch's own policy
+        from ragguard.mergehooks import push_gate
+
+        tip = _remote_tip(repo, remote, branch, remote_oid)
+        ctx = replace(ctx, gate=tuple(push_gate(hook, ctx, ref.local_oid, tip)))
     if not enabled.keys() & set(RUN_CHECKS):
         return ctx
     runs, new = runs_of_push(
@@ -473,11 +478,6 @@ def _push_context(
         hook.print(notes)
     # --- end of remote checks
     ctx = replace(ctx, runs=tuple(runs))
-    if branch and "merge-gate" in enabled:
-        from ragguard.mergehooks import push_gate
-
-        tip = _remote_tip(repo, remote, branch, remote_oid)
-        ctx = push_gate(hook, ctx, ref.local_oid, tip)
     if "run-commit" in enabled:
         ctx = _lost_commits(hook, ctx, ref.local_oid, remote)
         # A run of a commit amended or rebased away is still this branch's

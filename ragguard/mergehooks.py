@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ragguard.checks import Context, Finding, run_checks
+from ragguard.checks import Context, Finding
+from ragguard.config import Policy
 from ragguard.errors import Exit, RagguardError
 
 if TYPE_CHECKING:
@@ -22,14 +23,39 @@ if TYPE_CHECKING:
     from ragguard.runs.model import Run
 
 
-def wants_gate(hook: Hook, branch: str | None, stage: str | None = None) -> bool:
+def gate_policy(hook: Hook, target_commit: str | None) -> Policy:
+    """The policy the target branch holds at ``target_commit``: a merge
+    cannot bring the rules that judge it (nor switch the gate off). A target
+    without a policy file has the defaults, which name no merge metric."""
+    from ragguard.config import DEFAULT_POLICY
+    from ragguard.gate import target_policy
+
+    if target_commit is None:
+        return hook.policy
+    return target_policy(hook.repo, target_commit) or DEFAULT_POLICY
+
+
+def wants_gate(hook: Hook, policy: Policy, branch: str | None, stage: str) -> bool:
     """Whether a change to ``branch`` is judged by the merge gate."""
+    skipped = {"merge-gate", "all"} & hook.skip.checks
     return bool(
         branch
-        and hook.policy.branches.is_protected(branch)
-        and "merge-gate" in hook.enabled(stage)
-        and hook.policy.merge.metric
+        and policy.branches.is_protected(branch)
+        and policy.severity("merge-gate", stage) != "off"
+        and policy.merge.metric
+        and not skipped
     )
+
+
+def gate_findings(ctx: Context, stage: str) -> list[Finding]:
+    """The merge-gate check on ``ctx`` (whose policy is the target's), with
+    the severity that policy gives it at ``stage``."""
+    from ragguard.checks import cap, merge_gate
+
+    configured = ctx.policy.severity("merge-gate", stage)
+    return [
+        replace(f, severity=cap(f.severity, configured)) for f in merge_gate.check(ctx)
+    ]
 
 
 def runs_reachable(hook: Hook, tips: list[str], exclude: list[str]) -> list[Run]:
@@ -47,17 +73,21 @@ def runs_reachable(hook: Hook, tips: list[str], exclude: list[str]) -> list[Run]
 
 def push_gate(
     hook: Hook, ctx: Context, local_oid: str, target_tip: str | None
-) -> Context:
-    """Add what the merge gate needs to a pre-push context: the runs on every
-    commit the push adds to the remote's branch (also those the remote has on
-    other branches: an experiment pushed before it was merged), and the runs
-    that branch already has (``target_tip``) as the baseline."""
-    if not wants_gate(hook, ctx.branch):
-        return ctx
+) -> list[Finding]:
+    """The merge gate for a push to a protected branch, by the policy the
+    remote's branch holds: the runs on every commit the push adds to it (also
+    those the remote has on other branches: an experiment pushed before it
+    was merged) against the runs it already has (``target_tip``)."""
+    policy = gate_policy(hook, target_tip)
+    if not wants_gate(hook, policy, ctx.branch, "pre-push"):
+        return []
     excluded = [target_tip] if target_tip else []
     merged = runs_reachable(hook, [local_oid], excluded)
     baseline = runs_reachable(hook, [target_tip], []) if target_tip else []
-    return replace(ctx, merge_runs=tuple(merged), target_runs=tuple(baseline))
+    gated = replace(
+        ctx, policy=policy, merge_runs=tuple(merged), target_runs=tuple(baseline)
+    )
+    return gate_findings(gated, "pre-push")
 
 
 def pre_merge_commit(hook: Hook, argv: list[str], stdin: str) -> int:
@@ -73,7 +103,7 @@ def merge_findings(hook: Hook) -> list[Finding]:
     finished with `git commit`, which runs no pre-merge-commit hook."""
     stage = "pre-merge-commit"
     ctx = _merge_context(hook, stage)
-    return [] if ctx is None else run_checks(stage, ctx, hook.skip.checks)
+    return [] if ctx is None else gate_findings(ctx, stage)
 
 
 def _merge_context(hook: Hook, stage: str) -> Context | None:
@@ -81,7 +111,9 @@ def _merge_context(hook: Hook, stage: str) -> Context | None:
 
     repo = hook.repo
     target = repo.current_branch()
-    head = merge_head(repo, hook.env) if wants_gate(hook, target, stage) else None
+    policy = gate_policy(hook, repo.head_oid)  # HEAD is the target, pre-merge
+    wanted = wants_gate(hook, policy, target, stage)
+    head = merge_head(repo, hook.env) if wanted else None
     if head is None or repo.head_oid is None or _is_upstream(repo, head, target):
         return None  # no merge, or `git pull` of the branch itself
     name = _branch_at(repo, head, target)
@@ -91,16 +123,16 @@ def _merge_context(hook: Hook, stage: str) -> Context | None:
     merged = tuple({run.id: run for run in head_runs}.values())
     return Context(
         stage=stage,
-        policy=hook.policy,
+        policy=policy,
         root=repo.root,
         branch=target,
-        default_branch=repo.default_branch(hook.policy),
+        default_branch=repo.default_branch(policy),
         runs=merged,
         merge_runs=merged,
         target_runs=tuple(runs_reachable(hook, [repo.head_oid], [])),
         merge_head=name or head[:12],
         # Only a named branch has a doc to ask for.
-        doc=doc_state(repo, hook.policy, name, head) if name else None,
+        doc=doc_state(repo, policy, name, head) if name else None,
     )
 
 

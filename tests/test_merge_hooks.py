@@ -184,3 +184,26 @@ def test_the_gate_fix_printed_at_push_judges_what_is_pushed(gated: Path) -> None
     assert verdict.returncode == 1
     assert "does not beat origin/main's best" in verdict.stdout
     assert "branch doc" not in verdict.stdout
+
+
+def test_a_branch_cannot_bring_a_weaker_policy_to_its_merge(gated: Path) -> None:
+    git(gated, "switch", "-q", "-c", "exp/weak")
+    (gated / ".ragguard.yaml").write_text(
+        "merge: {metric: eval/recall@5, threshold: 0.1, beat_baseline: false}\n"
+        "checks: {merge-gate: {pre-push: off, pre-merge-commit: off}}\n"
+    )
+    doc = gated / "docs" / "branches" / "exp" / "weak.md"
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text("# exp/weak\n\n## Goal\n\nSee whether a lower bar helps.\n")
+    git(gated, "add", "-A", ".ragguard.yaml", "docs")
+    git(gated, "commit", "-q", "-m", "Lower the bar for the weak retriever")
+    synced_run(gated, 0.3)
+    git(gated, "switch", "-q", "main")
+    merge = git(gated, "merge", "--no-ff", "--no-edit", "exp/weak", check=False)
+    assert merge.returncode != 0, merge.stdout + merge.stderr
+    assert "below the threshold 0.5" in merge.stdout + merge.stderr
+    git(gated, "merge", "--abort")
+    git(gated, "merge", "-q", "--ff-only", "exp/weak")
+    push = git(gated, "push", "origin", "main", check=False)
+    assert push.returncode != 0
+    assert "below the threshold 0.5" in push.stdout + push.stderr

@@ -98,6 +98,7 @@ class Context:
     # known, the runs the merge brings, and the runs already on ``branch``.
     merge_head: str | None = None
     merge_runs: tuple[Run, ...] = ()
+    gate: tuple[Finding, ...] = ()  # pre-push: the merge gate's findings
     target_runs: tuple[Run, ...] | None = None
     now: float = field(default_factory=time.time)
 
