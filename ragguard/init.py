@@ -67,7 +67,7 @@ _COMMENTS: Mapping[str, str] = {
     "merge.require_synced": "every run of the candidate is synced",
     "merge.require_doc": "the candidate's branch doc is filled in",
     "post_merge": "After a merge into a protected branch.",
-    "post_merge.validate": "command to run; null = none",
+    "post_merge.validate": "sh -c command line, or an argument list; null = none",
     "post_merge.timeout": "time limit for the validation command",
     "push": "Pushes.",
     "push.check_tags": "check pushed tags like branches",

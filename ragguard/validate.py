@@ -44,9 +44,14 @@ class Validation:
 
 
 def command_argv(validate: str | Sequence[str]) -> list[str]:
-    """The policy's command as an argument vector; a string is split like a
-    shell would, without running one."""
-    argv = shlex.split(validate) if isinstance(validate, str) else list(validate)
+    """The policy's command as an argument vector. A string is a command line
+    for ``sh -c`` (``pytest -q && python eval.py`` means what it says), as in
+    a Makefile or a CI step: it comes from the repository's own policy file,
+    never from a branch name. A list runs as it is, with no shell."""
+    if isinstance(validate, str):
+        argv = ["/bin/sh", "-c", validate] if validate.strip() else []
+    else:
+        argv = list(validate)
     if not argv:
         raise BadInputError("post_merge.validate is empty; name a command to run.")
     return argv
@@ -62,7 +67,7 @@ def run_validation(
     if validate is None:
         return _result("not-run", "", commit, None, started, "no post_merge.validate")
     argv = command_argv(validate)
-    shown = shlex.join(argv)
+    shown = validate if isinstance(validate, str) else shlex.join(argv)
     try:
         proc = subprocess.Popen(
             argv, cwd=root, env=env, stdin=subprocess.DEVNULL, start_new_session=True

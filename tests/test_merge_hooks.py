@@ -207,3 +207,11 @@ def test_a_branch_cannot_bring_a_weaker_policy_to_its_merge(gated: Path) -> None
     push = git(gated, "push", "origin", "main", check=False)
     assert push.returncode != 0
     assert "below the threshold 0.5" in push.stdout + push.stderr
+
+
+def test_a_validation_string_is_a_shell_command_line(repo: Path) -> None:
+    policy = f"post_merge:\n  validate: \"{sys.executable} -c 'pass' && exit 4\"\n"
+    (repo / ".ragguard.yaml").write_text(policy)
+    result = run_ragguard(repo, "validate")
+    assert result.returncode == 1
+    assert "exited 4" in result.stderr
