@@ -326,16 +326,28 @@ def side_of(
 
 
 def pick(
-    label: str, kind: str, runs: Sequence[Run], metric: str | None, goal: str
+    label: str,
+    kind: str,
+    runs: Sequence[Run],
+    metric: str | None,
+    goal: str,
+    *,
+    synced_only: bool = False,
 ) -> Side:
-    """The side's run: the run itself, or the branch's best finished run."""
+    """The side's run: the run itself, or the branch's best finished run
+    (synced too with ``synced_only``: a baseline, held to the gate's rule)."""
     if kind == "run":
         return Side(label, "run", runs[0], 1)
     if not runs:
         return Side(label, "branch", None, 0, f"{label} has no runs")
-    finished = [run for run in runs if run.state == "finished"]
+    finished = [
+        run
+        for run in runs
+        if run.state == "finished" and (run.sync == "synced" or not synced_only)
+    ]
     if not finished:
-        return Side(label, "branch", None, len(runs), f"{label} has no finished run")
+        word = "synced finished" if synced_only else "finished"
+        return Side(label, "branch", None, len(runs), f"{label} has no {word} run")
     if metric is None:
         return Side(label, "branch", finished[0], len(runs), "newest finished run")
     run, _ = best_run(finished, metric, goal)
@@ -366,8 +378,14 @@ def compare(
         )
     chosen = choose_metric(both, policy, metric)
     goal = goal_of(chosen, policy)
-    side_a = pick(a, kind_a, runs_a, chosen, goal)
-    side_b = pick(b, kind_b, runs_b, chosen, goal)
+    baseline = policy.merge.require_synced
+    default = repo.default_branch(policy)
+    side_a = pick(
+        a, kind_a, runs_a, chosen, goal, synced_only=baseline and a == default
+    )
+    side_b = pick(
+        b, kind_b, runs_b, chosen, goal, synced_only=baseline and b == default
+    )
     return compare_sides(side_a, side_b, chosen, policy), policy
 
 

@@ -223,7 +223,10 @@ def _comparison(hook: Hook, branch: str, before: str | None) -> list[str]:
     if not metric or head is None or before is None:
         return []
     merged, value = best_run(runs_reachable(hook, [head], [before]), metric, goal)
-    base, base_value = best_run(runs_reachable(hook, [before], []), metric, goal)
+    before_runs = runs_reachable(hook, [before], [])
+    if hook.policy.merge.require_synced:  # the baseline the gate used
+        before_runs = [run for run in before_runs if run.sync == "synced"]
+    base, base_value = best_run(before_runs, metric, goal)
     if merged is None or value is None:
         return [f"ragguard: merged into {branch}: no finished run logged {metric}"]
     line = f"ragguard: merged into {branch}: best {metric} {fmt_number(value)}"

@@ -163,7 +163,8 @@ def build_report(
     metric = choose_metric(runs, policy) or choose_metric(baseline_runs, policy)
     goal = goal_of(metric, policy)
     best = best_run(runs, metric, goal)[0] if metric else None
-    base = pick(default, "branch", baseline_runs, metric, goal)
+    synced = policy.merge.require_synced  # the baseline the gate would use
+    base = pick(default, "branch", baseline_runs, metric, goal, synced_only=synced)
     comparison = None
     if branch != default:
         mine = pick(branch, "branch", runs, metric, goal)

@@ -117,3 +117,12 @@ def test_a_clone_without_run_folders_points_at_remote_runs(
     assert result.returncode == 1
     assert "runs read from local run folders (none found)" in result.stdout
     assert "set wandb.remote: true" in result.stdout
+
+
+def test_report_and_gate_agree_on_the_baseline(gated: Path) -> None:
+    wandbgen.write_run(gated, summary={METRIC: 0.95})  # on main, never synced
+    experiment(gated, "exp/better", 0.8)
+    gate = json.loads(run_ragguard(gated, "gate", "--json").stdout)
+    report = json.loads(run_ragguard(gated, "report", "--format", "json").stdout)
+    assert gate["target"]["value"] == 0.7
+    assert report["baseline"]["value"] == 0.7
