@@ -172,7 +172,7 @@ def test_a_push_of_main_without_runs_passes_with_a_note(gated: Path) -> None:
     result = git(gated, "push", "origin", "main", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "note [merge-gate]" in result.stdout
-    assert "nothing for the merge gate to judge" in result.stdout
+    assert "carry no runs: nothing for the merge gate to judge" in result.stdout
 
 
 def test_the_gate_fix_printed_at_push_judges_what_is_pushed(gated: Path) -> None:
@@ -215,3 +215,17 @@ def test_a_validation_string_is_a_shell_command_line(repo: Path) -> None:
     result = run_ragguard(repo, "validate")
     assert result.returncode == 1
     assert "exited 4" in result.stderr
+
+
+def test_merging_a_branch_without_runs_passes_with_a_note(gated: Path) -> None:
+    git(gated, "switch", "-q", "-c", "docs/typo")
+    doc = gated / "docs" / "branches" / "docs" / "typo.md"
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text("# docs/typo\n\n## Goal\n\nFix a typo in the README.\n")
+    (gated / "README.md").write_text("# experiments\n\nRetrieval experiments.\n")
+    git(gated, "add", "-A", "docs", "README.md")
+    git(gated, "commit", "-q", "-m", "Fix the spelling in the README")
+    git(gated, "switch", "-q", "main")
+    merge = git(gated, "merge", "--no-ff", "--no-edit", "docs/typo", check=False)
+    assert merge.returncode == 0, merge.stdout + merge.stderr
+    assert "docs/typo brings no runs" in merge.stdout + merge.stderr

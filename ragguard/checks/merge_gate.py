@@ -35,10 +35,16 @@ def check(ctx: Context) -> list[Finding]:
     if verdict.passed:
         return []
     subject = f"merge of {head} into {ctx.branch}"
-    if not ctx.merge_runs and ctx.merge_head is None:
-        # A push of commits that carry no runs (a typo fix on main) is not an
-        # experiment being merged: say so, and let it through.
-        message = "no runs on the pushed commits: nothing for the merge gate to judge"
+    if not ctx.merge_runs:
+        # Commits that carry no runs (a typo fix, a CI change) are not an
+        # experiment being merged: say so, and let them through. CI's
+        # `ragguard gate` still judges branches whose runs are elsewhere.
+        what = (
+            "the pushed commits carry"
+            if ctx.merge_head is None
+            else f"{ctx.merge_head} brings"
+        )
+        message = f"{what} no runs: nothing for the merge gate to judge"
         return [Finding(CHECK, "info", subject, message)]
     fix = verdict.fix or _fix(ctx)
     return [Finding(CHECK, "block", subject, _message(verdict), fix)]
