@@ -25,6 +25,7 @@ from ragguard.checks import (
     LeftFacts,
     Skip,
     log_skip,
+    quote,
     run_checks,
     skip_from_env,
     unknown_skips,
@@ -185,6 +186,10 @@ def finish(hook: Hook, findings: Sequence[Finding], *, can_block: bool = True) -
         hook.print([skipped_line(hook.stage, skipped, hook.skip.reason)])
     if hook.enabled() or findings:
         hook.print(render_findings(hook.stage, findings, paint=hook.paint))
+    if hook.env.get("GIT_PREFIX") and any(f.fix for f in findings):
+        # Fixes name paths from the repository root; git ran in a subfolder.
+        root = quote(hook.repo.root)
+        hook.print([f"(run the fixes from the repository root: cd {root})"])
     if can_block and worst(findings) == "block":
         hook.print(skip_hint(hook.stage, findings))
         return int(Exit.BLOCKED)

@@ -736,3 +736,15 @@ def test_unignored_run_data_gets_the_gitignore_line(repo: Path) -> None:
     fix = "git rm -r -q --cached -- wandb && printf '\\n%s\\n' /wandb/ >> .gitignore"
     assert f"fix: {fix}" in out.getvalue()
     assert Repo.discover(repo).staged_paths()  # the hook unstaged nothing
+
+
+def test_fixes_say_where_to_run_them_from_a_subfolder(repo: Path) -> None:
+    from conftest import run_ragguard
+
+    assert run_ragguard(repo, "install").returncode == 0
+    (repo / "src").mkdir()
+    wandbgen.write_run(repo, ending="early-kill")
+    git(repo, "add", "-f", "wandb")
+    result = git(repo / "src", "commit", "-m", "Keep the logs", check=False)
+    assert result.returncode != 0
+    assert f"(run the fixes from the repository root: cd {repo})" in result.stderr
