@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import wandbgen
-from conftest import git, isolated_env
+from conftest import git, isolated_env, run_ragguard
 from ragguard.checks import skip_log_path
 from ragguard.cli import main as cli_main
 from ragguard.hooks import parse_push_lines, run_hook
@@ -513,31 +513,13 @@ def test_cli_contract(
 
 
 def test_python_m_ragguard_hook_fast_path(work: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "ragguard", "hook", "pre-commit"],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_ragguard(work, "hook", "pre-commit")
     assert (done.returncode, done.stdout) == (0, "ragguard pre-commit: ok\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "ragguard", "hook", "bogus"],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_ragguard(work, "hook", "bogus")
     assert done.returncode == 2 and "usage: ragguard hook" in done.stderr
     bad = work / ".ragguard.yaml"
     bad.write_text("wandb:\n  stale_after: never\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "ragguard", "hook", "pre-commit"],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_ragguard(work, "hook", "pre-commit")
     assert done.returncode == 3
     assert done.stderr.startswith("ragguard: .ragguard.yaml:2: wandb.stale_after")
 
@@ -668,8 +650,6 @@ def test_run_folders_in_an_unignored_root_are_not_left_behind_work(repo: Path) -
 
 
 def test_a_run_of_an_amended_commit_must_still_be_synced(repo: Path) -> None:
-    from conftest import run_ragguard
-
     assert run_ragguard(repo, "install").returncode == 0
     git(repo, "switch", "-q", "-c", "exp/amend")
     doc = repo / "docs" / "branches" / "exp" / "amend.md"
@@ -693,13 +673,7 @@ def test_an_unknown_stage_is_a_usage_error_on_one_line(tmp_path: Path) -> None:
     with pytest.raises(RagguardError) as caught:
         run_hook("bogus", [], "", cwd=tmp_path)
     assert caught.value.exit_code == Exit.USAGE
-    done = subprocess.run(
-        [sys.executable, "-m", "ragguard", "hook", "bogus"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_ragguard(tmp_path, "hook", "bogus")
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("ragguard: unknown hook stage 'bogus'; expected")
@@ -708,8 +682,6 @@ def test_an_unknown_stage_is_a_usage_error_on_one_line(tmp_path: Path) -> None:
 
 
 def test_forced_run_data_gets_a_fix_that_does_not_ignore_it_twice(repo: Path) -> None:
-    from conftest import run_ragguard
-
     assert run_ragguard(repo, "install").returncode == 0
     wandbgen.write_run(repo, ending="early-kill")
     git(repo, "add", "-f", "wandb")
@@ -739,8 +711,6 @@ def test_unignored_run_data_gets_the_gitignore_line(repo: Path) -> None:
 
 
 def test_fixes_say_where_to_run_them_from_a_subfolder(repo: Path) -> None:
-    from conftest import run_ragguard
-
     assert run_ragguard(repo, "install").returncode == 0
     (repo / "src").mkdir()
     wandbgen.write_run(repo, ending="early-kill")
