@@ -147,11 +147,12 @@ def _findings(ctx: Context) -> tuple[Finding, ...]:
 
 
 def _gate_target(repo: Repo, policy: Policy, branch: str, default: str) -> str | None:
-    """The protected branch this one would merge into: the default branch
-    (its remote-tracking ref when there is one); ``None`` on a protected
-    branch or before the default branch exists."""
+    """What the branch is judged against: for an experiment branch the default
+    branch (its remote-tracking ref when there is one); for a protected branch
+    its upstream, when it is ahead of it (a merge not pushed yet); else
+    ``None``."""
     if branch == default or policy.branches.is_protected(branch):
-        return None
+        return _upstream_if_ahead(repo, branch)
     ref = repo.default_ref(policy)
     if ref is None or repo.head_oid is None:
         return None
@@ -159,6 +160,13 @@ def _gate_target(repo: Repo, policy: Policy, branch: str, default: str) -> str |
         if ref.startswith(prefix):
             return ref[len(prefix) :]
     return None
+
+
+def _upstream_if_ahead(repo: Repo, branch: str) -> str | None:
+    upstream = repo.upstream_of(branch)
+    if upstream is None or repo.refs[upstream].oid == repo.branch_oid(branch):
+        return None
+    return upstream[len(REMOTES) :]
 
 
 def _verdict(
@@ -173,6 +181,8 @@ def _verdict(
         return None
     from ragguard.gate import decide, gate
 
+    if policy.branches.is_protected(branch) or branch == repo.default_branch(policy):
+        return _protected_verdict(repo, policy, runs, branch, target)
     if policy.merge.metric is None:
         # No criteria: the verdict needs no runs, so skip walking the target's
         # whole history (60 ms on 10,000 commits).
@@ -182,6 +192,24 @@ def _verdict(
     return gate(
         repo, policy, runs, head_ref=HEADS + branch, target=target, doc_filled=filled
     )
+
+
+def _protected_verdict(
+    repo: Repo, policy: Policy, runs: Sequence[Run], branch: str, target: str
+) -> Verdict | None:
+    """What pre-push will say of the protected branch's unpushed commits:
+    nothing when they carry no runs (the push passes with a note)."""
+    from ragguard.gate import gate, target_policy
+    from ragguard.selection import in_projects, runs_on_commits
+
+    policy = target_policy(repo, target) or policy  # as pre-push will judge
+    if policy.merge.metric is None:
+        return None
+    tip, base = repo.branch_oid(branch), repo.refs[REMOTES + target].oid
+    ahead = set(repo.rev_list([tip] if tip else [], [base]))
+    if not runs_on_commits(in_projects(runs, policy), ahead):
+        return None
+    return gate(repo, policy, runs, head_ref=HEADS + branch, target=target)
 
 
 def _next(
@@ -197,6 +225,11 @@ def _next(
 
     fixes = [f.fix for f in findings if f.severity == "block" and f.fix]
     syncs = [fix for fix in fixes if fix.startswith("wandb sync ")]
+    upstream = target is not None and target.endswith("/" + branch)
+    if verdict is not None and not verdict.passed and upstream:
+        # A protected branch ahead of its upstream with a merge the gate
+        # refuses: pushing is pointless; undo the merge, keeping local edits.
+        return f"git reset --keep {shlex.quote(target or '')}  (undo the merge)"
     if fixes:
         # One command uploads every unsynced run of the branch.
         return "ragguard sync" if fixes[0] in syncs and len(syncs) > 1 else fixes[0]

@@ -229,3 +229,11 @@ def test_merging_a_branch_without_runs_passes_with_a_note(gated: Path) -> None:
     merge = git(gated, "merge", "--no-ff", "--no-edit", "docs/typo", check=False)
     assert merge.returncode == 0, merge.stdout + merge.stderr
     assert "docs/typo brings no runs" in merge.stdout + merge.stderr
+
+
+def test_status_on_main_shows_the_verdict_its_push_will_get(gated: Path) -> None:
+    branch_with_run(gated, "exp/worse", 0.6)
+    git(gated, "merge", "-q", "--ff-only", "exp/worse")
+    screen = run_ragguard(gated, "status").stdout
+    assert "does not beat origin/main's best" in screen
+    assert "next: git reset --keep origin/main  (undo the merge)" in screen
