@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -72,6 +73,16 @@ def isolated_env(home: Path) -> dict[str, str]:
         LC_ALL="C.UTF-8",
     )
     return env
+
+
+@contextlib.contextmanager
+def isolated(home: Path) -> Iterator[None]:
+    """The isolated environment for session-scoped fixtures, which cannot use
+    the per-test ``monkeypatch``."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in isolated_env(home).items():
+            patch.setenv(key, value)
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import wandbgen
-from conftest import git, isolated_env, make_repo
+from conftest import git, isolated, make_repo
 from ragguard.cli import main
 from ragguard.config import DEFAULT_POLICY
 from ragguard.docs import (
@@ -194,9 +194,7 @@ def runs_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A repository whose branch ``exp/bm25`` has two real runs and whose
     ``main`` has one. Made once; tests get copies (:func:`work`)."""
     base = tmp_path_factory.mktemp("docs-runs")
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in isolated_env(base / "home").items():
-            patch.setenv(key, value)
+    with isolated(base / "home"):
         yield _make_runs_repo(base)
 
 

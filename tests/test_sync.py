@@ -17,7 +17,7 @@ import pytest
 import wandb_server
 
 import wandbgen
-from conftest import git, isolated_env, make_repo
+from conftest import git, isolated, isolated_env, make_repo
 from ragguard.cli import main
 from ragguard.config import DEFAULT_POLICY
 from ragguard.errors import Exit
@@ -39,9 +39,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[wandb_server.Se
 def sync_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Branch ``exp/sync`` with a finished and a killed run; ``main`` with one."""
     base = tmp_path_factory.mktemp("sync-runs")
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in isolated_env(base / "home").items():
-            patch.setenv(key, value)
+    with isolated(base / "home"):
         yield _make_repo(base)
 
 
