@@ -282,12 +282,11 @@ def target_policy(repo: Any, target: str) -> Policy | None:
     """The policy the target branch holds: a branch cannot bring the rules
     that judge it. ``None`` when the target has no policy file."""
     from ragguard.config import POLICY_FILE, parse_policy
+    from ragguard.gitrepo import is_full_oid
 
-    commit = resolve_commit(repo, target)
-    out = repo.git("cat-file", "blob", f"{commit}:{POLICY_FILE}", check=False)
-    if out.returncode != 0:
-        return None
-    return parse_policy(out.stdout, f"{target}:{POLICY_FILE}")
+    commit = target if is_full_oid(target) else resolve_commit(repo, target)
+    text = repo.blob_text(commit, POLICY_FILE)
+    return None if text is None else parse_policy(text, f"{target}:{POLICY_FILE}")
 
 
 def head_doc_filled(repo: Any, policy: Policy, branch: str, commit: str) -> bool:

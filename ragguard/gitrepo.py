@@ -350,9 +350,16 @@ class Repo:
             tips.add(self.head_oid)
         return tuple(sorted(tips))
 
+    def blob_text(self, commit: str, path: str) -> str | None:
+        """The text of ``path`` in ``commit``; ``None`` when it has no such
+        file. The argument starts with the commit, so git never takes it for
+        an option."""
+        result = self.git("cat-file", "blob", f"{commit}:{path}", check=False)
+        return result.stdout if result.returncode == 0 else None
+
     def existing_commits(self, oids: Iterable[str]) -> set[str]:
         """The ids in ``oids`` that name commits present in this repository."""
-        wanted = sorted({oid for oid in oids if _is_hex(oid)})
+        wanted = sorted({oid for oid in oids if is_full_oid(oid)})
         if not wanted:
             return set()
         out = self.git(
@@ -413,7 +420,8 @@ class Repo:
         return None
 
 
-def _is_hex(text: str) -> bool:
+def is_full_oid(text: str) -> bool:
+    """A whole object id, SHA-1 or SHA-256, in lower-case hex."""
     return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
 
 

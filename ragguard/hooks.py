@@ -210,7 +210,7 @@ def doc_state(repo: Repo, policy: Policy, branch: str, commit: str | None) -> Do
         return DocState(
             rel, _read_text(full) if on_disk else None, in_work_tree=on_disk
         )
-    text = _blob_text(repo, commit, rel)
+    text = repo.blob_text(commit, rel)
     return DocState(rel, text, where="the pushed commit", in_work_tree=on_disk)
 
 
@@ -219,14 +219,6 @@ def _read_text(path: Path) -> str | None:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-
-
-def _blob_text(repo: Repo, commit: str, rel: str) -> str | None:
-    """The text of ``commit:rel``; ``None`` when the commit has no such file.
-    The argument starts with the commit id, so git never takes it for an
-    option."""
-    result = repo.git("cat-file", "blob", f"{commit}:{rel}", check=False)
-    return result.stdout if result.returncode == 0 else None
 
 
 def _run_roots(hook: Hook) -> tuple[Path, ...]:
