@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from ragguard.checks import Context, DocState, Finding, LeftFacts, run_checks
 from ragguard.config import Policy, load_policy
 from ragguard.gitrepo import HEADS, REMOTES, Repo
+from ragguard.runs.index import Search
 from ragguard.runs.model import STATES, SYNCS, Run
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class Status:
     validation: Validation | None  # only a failed one
     findings: tuple[Finding, ...]  # blocks first
     next: str  # the one command to run next
+    search: Search | None = None  # where runs were looked for
 
 
 def status(cwd: Path | None = None) -> Status:
@@ -96,7 +98,12 @@ def _on_branch(
         doc=doc,
         left=left,
     )
-    findings = _findings(ctx)
+    from ragguard.runs.index import search
+
+    found = search(repo.root, policy.wandb.dirs)
+    ctx = _with_lost_commits(repo, policy, ctx, everything)
+    extra = _unignored_roots(repo, policy, found) + _without_commit(ctx, everything)
+    findings = _findings(ctx, extra)
     target = _gate_target(repo, policy, branch, default)
     verdict = _verdict(repo, policy, everything, branch, target, filled)
     return Status(
@@ -112,6 +119,7 @@ def _on_branch(
         validation=failed,
         findings=findings,
         next=_next(findings, verdict, failed, branch, target),
+        search=found,
     )
 
 
@@ -132,11 +140,13 @@ def _shown_runs(
     return tuple(branch_side_runs(repo, branch, everything, policy))
 
 
-def _findings(ctx: Context) -> tuple[Finding, ...]:
-    """What a push (``pre-push``) or leaving (``switch``) would say now."""
+def _findings(ctx: Context, extra: Sequence[Finding] = ()) -> tuple[Finding, ...]:
+    """What a push (``pre-push``) or leaving (``switch``) would say now, and
+    what only status looks for (``extra``)."""
     found = run_checks("pre-push", ctx) + run_checks(
         "switch", replace(ctx, stage="switch")
     )
+    found += list(extra)
     unique: dict[tuple[str, str], Finding] = {}
     for finding in found:
         key = (finding.subject, finding.message)
@@ -144,6 +154,100 @@ def _findings(ctx: Context) -> tuple[Finding, ...]:
         if old is None or _RANK[finding.severity] < _RANK[old.severity]:
             unique[key] = finding
     return tuple(sorted(unique.values(), key=lambda f: _RANK[f.severity]))
+
+
+def _with_lost_commits(
+    repo: Repo, policy: Policy, ctx: Context, everything: Sequence[Run]
+) -> Context:
+    """run-commit's facts, worked out as pre-push works them out for a push
+    of the branch to its remote: runs on commits amended away or missing."""
+    if not any(check == "run-commit" for check, _ in policy.checks_for("pre-push")):
+        return ctx
+    tip = repo.branch_oid(ctx.branch or "")
+    if tip is None:
+        return ctx
+    import io
+
+    from ragguard.checks import Skip
+    from ragguard.hooks import Hook, _lost_commits, _remote_of
+
+    hook = Hook(
+        "pre-push", repo, policy, Skip(frozenset(), None), io.StringIO(), {},
+        list(everything),
+    )  # fmt: skip
+    upstream = repo.upstream_of(ctx.branch or "")
+    remote = _remote_of(repo, upstream) if upstream else repo.primary_remote()
+    ctx = _lost_commits(hook, ctx, tip, remote)
+    known = {run.id for run in ctx.runs}
+    return replace(
+        ctx, runs=ctx.runs + tuple(r for r in ctx.orphans if r.id not in known)
+    )
+
+
+def _without_commit(ctx: Context, everything: Sequence[Run]) -> list[Finding]:
+    """Runs that record no commit (started outside the repository): no branch
+    claims them, so no hook ever checks them; status names them until they
+    are kept in W&B (synced) or deleted."""
+    from ragguard.checks._runs import subject, sync_command
+    from ragguard.checks.run_commit import CHECK
+    from ragguard.selection import in_projects
+
+    found = []
+    for run in in_projects(everything, ctx.policy):
+        if run.commit or run.git_branch or run.sync == "synced":
+            continue
+        if run.state in ("empty", "unreadable", "running"):
+            continue  # runs-finished's business, or no commit recorded yet
+        path = ctx.shown(run.path)
+        message = (
+            "records no commit (started outside the repository?), so no branch "
+            "claims it and no check covers it"
+        )
+        fix = (
+            f"keep it: {sync_command(ctx, run)} or delete it: rm -r -- {path}; "
+            "start runs from inside the repository"
+        )
+        found.append(Finding(CHECK, "warn", subject(run), message, fix))
+    return found
+
+
+def _unignored_roots(repo: Repo, policy: Policy, found: Search) -> list[Finding]:
+    """Run roots inside the repository that ``.gitignore`` does not cover:
+    one ``git add .`` would commit every run folder in them."""
+    roots = [repo.root / d for d in policy.wandb.dirs] + list(found.roots)
+    inside = []
+    for root in roots:
+        try:
+            rel = root.resolve().relative_to(repo.root.resolve()).as_posix()
+        except (OSError, ValueError):
+            continue
+        if rel != "." and rel not in inside:
+            inside.append(rel)
+    if not inside:
+        return []
+    probes = [f"{rel}/offline-run-00000000_000000-x/run-x.wandb" for rel in inside]
+    out = repo.git(
+        "check-ignore", "--no-index", "-z", "--stdin",
+        input="\0".join(probes) + "\0", check=False,
+    )  # fmt: skip
+    ignored = set(out.stdout.split("\0"))
+    return [
+        _unignored(rel) for rel, probe in zip(inside, probes, strict=True)
+        if probe not in ignored
+    ]  # fmt: skip
+
+
+def _unignored(rel: str) -> Finding:
+    import shlex
+
+    line = shlex.quote(f"/{rel}/")
+    return Finding(
+        "staged-runs",
+        "warn",
+        f"{rel}/",
+        "is not in .gitignore: `git add .` would commit its run folders",
+        f"printf '\\n%s\\n' {line} >> .gitignore",
+    )
 
 
 def _gate_target(repo: Repo, policy: Policy, branch: str, default: str) -> str | None:
@@ -272,6 +376,10 @@ def _facts(st: Status) -> list[str]:
     if st.doc is not None:
         rows.append(("doc", _doc_words(st.doc, st.doc_filled)))
     rows.append(("runs", runs_words(st.runs)))
+    if st.search is not None:
+        if not st.runs:
+            rows[-1] = ("runs", "none; searched " + ", ".join(st.search.places))
+        rows.extend(("not checked", where) for where in st.search.unseen)
     if st.left is not None:
         rows.append(("commits", commits_words(st.left)))
         rows.append(("changes", _changes_words(st.left)))

@@ -319,6 +319,8 @@ def sync_command(
     if not planned:
         echo(f"nothing to sync: {scope} has no unsynced offline runs")
         return int(Exit.OK)
+    for line in resync_warnings(planned):
+        echo(line)
     results = sync_runs(
         planned,
         policy,
@@ -330,6 +332,21 @@ def sync_command(
     echo(summary_line(results))
     failed = any(res.outcome == "failed" for res in results)
     return int(Exit.BLOCKED if failed else Exit.OK)
+
+
+def resync_warnings(planned: Sequence[Planned]) -> list[str]:
+    """A line for each chosen run that wandb already marked synced: W&B keeps
+    what was uploaded, and a second upload can add its history again."""
+    lines = []
+    for item in planned:
+        if item.skip or not any(_has_marker(folder) for folder in item.folders):
+            continue
+        where = item.run.url() or "W&B"
+        lines.append(
+            f"warning: {item.run.id} is already synced; syncing it again can "
+            f"duplicate its data on the server: check {where} first"
+        )
+    return lines
 
 
 def _choose(

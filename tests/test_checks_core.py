@@ -20,12 +20,12 @@ from ragguard.config import CHECK_STAGES, DEFAULT_POLICY, parse_policy
 from ragguard.runs.model import Run
 
 
-def crashed_unsynced() -> Run:
+def failed_unsynced() -> Run:
     return Run(
         id="r1",
         path="/r/wandb/offline-run-20260101_000000-r1",
         mode="offline",
-        state="crashed",
+        state="failed",
         sync="unsynced",
         commit="a" * 40,
     )
@@ -51,7 +51,7 @@ def test_run_checks_uses_the_stage_severity() -> None:
         policy=DEFAULT_POLICY,
         root=Path("/r"),
         branch="exp/a",
-        runs=(crashed_unsynced(),),
+        runs=(failed_unsynced(),),
     )
     found = run_checks("pre-push", ctx)
     assert {(f.check, f.severity) for f in found} == {
@@ -69,7 +69,7 @@ def test_run_checks_skips_and_off() -> None:
         policy=DEFAULT_POLICY,
         root=Path("/r"),
         branch="exp/a",
-        runs=(crashed_unsynced(),),
+        runs=(failed_unsynced(),),
     )
     assert [
         f.check for f in run_checks("pre-push", ctx, frozenset({"runs-synced"}))
@@ -88,7 +88,7 @@ def test_left_behind_and_run_checks_do_not_repeat_each_other() -> None:
         policy=DEFAULT_POLICY,
         root=Path("/r"),
         branch="exp/a",
-        runs=(crashed_unsynced(),),
+        runs=(failed_unsynced(),),
         left=LeftFacts(branch="exp/a", remote="origin"),
     )
     found = run_checks("switch", ctx)
@@ -96,7 +96,7 @@ def test_left_behind_and_run_checks_do_not_repeat_each_other() -> None:
     assert [(f.check, f.severity) for f in found] == [
         ("runs-finished", "warn"),
         ("runs-synced", "block"),
-    ]  # crashed, unsynced
+    ]  # failed, unsynced
 
 
 def test_skip_from_env() -> None:

@@ -80,7 +80,7 @@ def test_runs_left_unfinished_or_unsynced() -> None:
         ),
     )
     found = verdict(LeftFacts("exp/a", remote="origin"), runs=runs)
-    assert [(f.subject, f.check) for f in found] == [("run r1", "left-behind")] * 2
-    assert (
-        found[1].fix == "after it ends: wandb sync wandb/offline-run-20260101_000000-r1"
-    )
+    # Still running: it must end first; nothing suggests syncing it yet.
+    assert [(f.subject, f.check) for f in found] == [("run r1", "left-behind")]
+    assert found[0].severity == "block" and "still running" in found[0].message
+    assert "sync" not in found[0].fix

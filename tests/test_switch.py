@@ -50,7 +50,8 @@ def test_refuses_to_leave_a_branch_that_owes_and_says_how_to_fix(work: Path) -> 
         "has no upstream; 1 commit is on no remote" in out
     )
     assert "          fix: git push -u origin exp/bm25" in out
-    assert "fix: wandb sync wandb/offline-run-" in out
+    # The policy names entity "team"; offline runs record none (issue 8, #7).
+    assert "fix: wandb sync -e team wandb/offline-run-" in out
     assert out.rstrip().endswith(
         "Or switch anyway (logged): ragguard switch --force main"
     )

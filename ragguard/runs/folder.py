@@ -28,6 +28,9 @@ FOLDER_RE = re.compile(r"^(offline-run|run|dryrun)-(\d{8}_\d{6})-(.+)$")
 _LOG_NAME_RE = re.compile(r"^run-(.+)\.wandb$")
 _SDK_RE = re.compile(r"Current SDK version is (\S+)")
 _PID_RE = re.compile(r"Configure stats pid to (\d+)")
+# Every debug.log line names its process ("MainThread:4564 ["): the later runs
+# of one process (a notebook) lack the "Configure stats pid" line.
+_LINE_PID_RE = re.compile(r"^[\d-]+ [\d:,]+ +[A-Z]+ +\S+:(\d+) \[", re.MULTILINE)
 # wandb-core's log names its socket /tmp/wandb-<parent pid>-<core pid>-<n>/socket.
 _CORE_PID_RE = re.compile(rb"wandb-\d+-(\d+)-\d+/socket")
 _CLI_VERSION_RE = re.compile(r"^\s+cli_version: (\S+)", re.MULTILINE)
@@ -407,7 +410,7 @@ def _debug_log_facts(path: str) -> dict[str, Any]:
         return facts
     if match := _SDK_RE.search(head):
         facts["wandb_version"] = match[1]
-    if match := _PID_RE.search(head):
+    if match := _PID_RE.search(head) or _LINE_PID_RE.search(head):
         facts["pid"] = int(match[1])
     try:
         with open_regular(os.path.join(path, "logs", "debug-core.log")) as handle:

@@ -13,6 +13,7 @@ import os
 import stat
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, overload
 
@@ -55,6 +56,67 @@ def default_roots(repo_root: Path, dirs: Sequence[str]) -> list[Path]:
             seen.add(real)
             roots.append(candidate)
     return roots
+
+
+@dataclass(frozen=True)
+class Search:
+    """Where runs were looked for, and where they may be but were not read."""
+
+    roots: tuple[Path, ...]  # existing folders that were read
+    places: tuple[str, ...]  # what was searched, as the user would name it
+    unseen: tuple[str, ...]  # "<where>: <why>", one line each
+
+
+def search(repo_root: Path, dirs: Sequence[str]) -> Search:
+    """The roots :func:`default_roots` reads, described for the user, plus the
+    places wandb may have put runs that ragguard does not read: a root it
+    cannot list, and wandb's fallback to the system temp folder when
+    ``$WANDB_DIR`` (or the repository, without it) cannot be written."""
+    roots = default_roots(repo_root, dirs)
+    places = [_shown(repo_root / d, repo_root) for d in dirs]
+    wandb_dir = os.environ.get("WANDB_DIR")
+    if wandb_dir:
+        places.append(f"$WANDB_DIR/wandb ({Path(wandb_dir) / 'wandb'})")
+    places.append(f"*/wandb up to {NESTED_DEPTH} levels down")
+    unseen = [f"{_shown(root, repo_root)}: {why}" for root, why in _unlistable(roots)]
+    writer = Path(wandb_dir) if wandb_dir else repo_root
+    if not _writable(writer):
+        import tempfile
+
+        fallback = Path(tempfile.gettempdir()) / "wandb"
+        what = "$WANDB_DIR" if wandb_dir else "the repository"
+        unseen.append(
+            f"{fallback}: wandb writes runs there when {what} ({writer}) cannot "
+            "be written; set WANDB_DIR to a writable folder inside the repository"
+        )
+    return Search(tuple(roots), tuple(dict.fromkeys(places)), tuple(unseen))
+
+
+def _shown(path: Path, repo_root: Path) -> str:
+    try:
+        return path.relative_to(repo_root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _unlistable(roots: Sequence[Path]) -> list[tuple[Path, str]]:
+    problems = []
+    for root in roots:
+        try:
+            with os.scandir(root):
+                pass
+        except OSError as error:
+            problems.append((root, f"cannot be read ({error.strerror or error})"))
+    return problems
+
+
+def _writable(folder: Path) -> bool:
+    """Whether ``wandb.init`` could make and write ``folder``: it exists as a
+    writable folder, or its nearest existing parent is one."""
+    path = Path(os.path.abspath(folder))
+    while not os.path.lexists(path) and path != path.parent:
+        path = path.parent
+    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
 
 
 def _nested_wandb_dirs(top: Path, depth: int) -> Iterable[Path]:
@@ -247,7 +309,7 @@ def judge_state(
         return _legacy_state(segment, now, stale_after), reason
     live = _writer_alive(segment)
     if segment.header_only:
-        return ("running" if live else "empty"), reason
+        return _header_only_state(segment, now, stale_after, live), reason
     if segment.exit_seen:
         return ("finished" if segment.exit_code == 0 else "failed"), reason
     if live or (_fresh(segment, now, stale_after) and not _gone(segment, now, grace)):
@@ -261,6 +323,28 @@ def judge_state(
         return "crashed", f"{note}; {reason}" if reason else note
     note += f"; its process {segment.pid} has exited"
     return "crashed", f"{note}; {reason}" if reason else note
+
+
+def _header_only_state(
+    segment: Segment, now: float, stale_after: float, live: bool
+) -> State:
+    """A log with no record yet: a run in its first seconds (offline wandb
+    flushes its first records after about 15 s) or one killed then.
+
+    ``running`` while its writer lives, or while the log is younger than
+    ``stale_after`` and its writers are not known dead (another machine, no
+    /proc, no debug logs); ``empty`` otherwise. Calling a live run ``empty``
+    would ask the user to delete it.
+    """
+    if live:
+        return "running"
+    # A copied folder has a fresh mtime; its name still says when it began
+    # (local time, so allow a day for time zones).
+    begun = _segment_time(segment)
+    recent = not begun or now - begun < stale_after + 86400.0
+    if recent and _fresh(segment, now, stale_after) and not writers_dead(segment):
+        return "running"
+    return "empty"
 
 
 def _legacy_state(segment: Segment, now: float, stale_after: float) -> State:
@@ -307,11 +391,17 @@ def writers_dead(segment: Segment) -> bool:
     its host, with a /proc to look in; anything else (no pid, no host, another
     machine, another OS, a process we may not see) is "not known".
     """
-    if segment.pid is None or not segment.host:
+    if segment.pid is None:
+        return False
+    # The host comes from the run record, which a header-only log lacks. Its
+    # pids are then looked for here only when wandb-core's log (a link into
+    # the writer's ~/.cache) can be read here: the run was made on this
+    # machine (or one sharing its home folder).
+    if not segment.host and not (segment.header_only and segment.core_pid):
         return False
     import socket
 
-    if segment.host != socket.gethostname():
+    if segment.host and segment.host != socket.gethostname():
         return False
     begun = _begun(segment)
     pids = [p for p in (segment.pid, segment.core_pid) if p is not None]
@@ -386,8 +476,47 @@ def group(segments: Sequence[Segment], *, now: float, stale_after: float) -> lis
     for segment in segments:
         by_id.setdefault(segment.id, []).append(segment)
     runs = [_merge(_drop_copies(parts), now, stale_after) for parts in by_id.values()]
+    shared = _shared_processes(segments)
+    if shared:
+        runs = [
+            replace(run, shared_with=shared[run.id]) if run.id in shared else run
+            for run in runs
+        ]
     runs.sort(key=lambda run: (run.started_at or 0.0, run.id), reverse=True)
     return runs
+
+
+def _shared_processes(segments: Sequence[Segment]) -> dict[str, str]:
+    """Run id -> a run that ended in the same process while this one did not.
+
+    Several runs in one notebook kernel share its pid and its wandb-core; a
+    run left open there gets no exit record until it is finished, and never
+    when the kernel is restarted. Pids are reused, so both pids (the user
+    process and wandb-core, 0.17 on) must match, and the two runs must have
+    begun within a day of each other, on the same host when both are known.
+    """
+    ended: dict[tuple[int | None, int | None], list[Segment]] = {}
+    for segment in segments:
+        if segment.exit_seen and segment.pid and segment.core_pid:
+            key = (segment.pid, segment.core_pid)
+            ended.setdefault(key, []).append(segment)
+    if not ended:
+        return {}
+    found: dict[str, str] = {}
+    for segment in segments:
+        if segment.exit_seen or not (segment.pid and segment.core_pid):
+            continue
+        for other in ended.get((segment.pid, segment.core_pid), ()):
+            if other.id != segment.id and _same_session(segment, other):
+                found[segment.id] = other.id
+                break
+    return found
+
+
+def _same_session(one: Segment, other: Segment) -> bool:
+    if one.host and other.host and one.host != other.host:
+        return False
+    return abs(_segment_time(one) - _segment_time(other)) < 86400.0
 
 
 def _drop_copies(parts: list[Segment]) -> list[Segment]:

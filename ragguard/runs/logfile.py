@@ -55,8 +55,11 @@ class _Reader:
         self.damage = damage
         self.truncated = False
 
-    def records(self, start: int) -> Iterator[tuple[int, bytes]]:
-        """Yield ``(offset, record)`` for each record from ``start`` on.
+    def records(
+        self, start: int, stop: int | None = None
+    ) -> Iterator[tuple[int, bytes]]:
+        """Yield ``(offset, record)`` for each record from ``start`` on, reading
+        no block that begins at or after ``stop`` unless a record continues there.
 
         ``start`` is 7 (just after the header) or a block boundary, where
         continuation chunks of a record begun earlier are skipped.
@@ -64,7 +67,9 @@ class _Reader:
         pending: list[bytes] | None = None
         pending_at = pending_size = 0
         pos = start
-        while pos < self.size:
+        end = self.size if stop is None else min(self.size, stop)
+        # A record begun before ``stop`` is still read to its end.
+        while pos < end or (pending is not None and pos < self.size):
             block_end = min(pos - pos % BLOCK + BLOCK, self.size)
             self.handle.seek(pos)
             block = self.handle.read(block_end - pos)
@@ -163,7 +168,9 @@ def read_log(handle: BinaryIO, size: int, *, deep: bool = False) -> LogRead:
 def _read_head(result: LogRead, reader: _Reader) -> int:
     """Apply records from the start until the run record; return where it stopped."""
     end = CHUNK_HEADER
-    for offset, record in reader.records(CHUNK_HEADER):
+    # Bounded in bytes, not only in records: a zeroed stretch (a file system
+    # that lost a write, a preallocated log) yields no record to stop at.
+    for offset, record in reader.records(CHUNK_HEADER, HEAD_MAX):
         end = offset + len(record)
         if offset >= BLOCK and result.facts.run_seen or offset >= HEAD_MAX:
             break

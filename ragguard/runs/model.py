@@ -53,6 +53,10 @@ class Run:
     segments: tuple[str, ...] = ()
     partial: bool = False  # fast path: mid-log config updates may be missed
     log_mtime: float | None = None
+    # Another run written by the same process that ended while this one did
+    # not: runs left open in a notebook get their exit record only from
+    # run.finish(), or never when the kernel is restarted.
+    shared_with: str | None = None
 
     def config_value(self, dotted: str) -> Any:
         """Look up ``a.b.c`` in the nested config; ``None`` when absent."""

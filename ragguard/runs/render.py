@@ -6,6 +6,7 @@ import json
 import math
 import os
 import re
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,7 +15,13 @@ from typing import Any, TextIO
 
 from ragguard.errors import BadInputError, NotARepoError
 from ragguard.runs import cache
-from ragguard.runs.index import default_roots, filter_runs, load_runs, run_to_json
+from ragguard.runs.index import (
+    Search,
+    filter_runs,
+    load_runs,
+    run_to_json,
+    search,
+)
 from ragguard.runs.model import Run
 
 # A full SHA-1 is 40 hex digits, SHA-256 64; git wants at least 4.
@@ -40,11 +47,13 @@ class RunsQuery:
 
 
 def runs_command(query: RunsQuery, *, as_json: bool, cwd: Path, out: TextIO) -> int:
-    runs = query_runs(query, cwd)
+    runs, found = find_runs(query, cwd)
     if as_json:
         out.write(runs_json(runs))
+        if found and found.unseen:  # JSON stays parseable: the note goes aside
+            sys.stderr.write("".join(f"not checked: {u}\n" for u in found.unseen))
     else:
-        out.write(render_table(runs, now=time.time()))
+        out.write(render_table(runs, now=time.time(), found=found))
     return 0
 
 
@@ -60,9 +69,16 @@ def runs_json(runs: Sequence[Run]) -> str:
 
 def query_runs(query: RunsQuery, cwd: Path) -> list[Run]:
     """Load the runs ``query`` names: ``--dir`` folders, or the repository's roots."""
+    return find_runs(query, cwd)[0]
+
+
+def find_runs(query: RunsQuery, cwd: Path) -> tuple[list[Run], Search | None]:
+    """The runs ``query`` names, and where they were looked for (``None`` for
+    ``--dir``, where the user named the folders)."""
     check_query(query)
     repo_root = find_worktree(cwd)
     stale_after = query.stale_after
+    found = None
     if query.dirs:
         roots = [_existing_dir(d, cwd) for d in query.dirs]
         cache_dir = cache.default_cache_dir(roots[0].resolve())
@@ -74,7 +90,8 @@ def query_runs(query: RunsQuery, cwd: Path) -> list[Run]:
         from ragguard.config import load_policy
 
         policy = load_policy(repo_root)
-        roots = default_roots(repo_root, policy.wandb.dirs)
+        found = search(repo_root, policy.wandb.dirs)
+        roots = list(found.roots)
         cache_dir = cache.default_cache_dir(repo_root)
         if stale_after is None:
             stale_after = policy.wandb.stale_after
@@ -84,9 +101,10 @@ def query_runs(query: RunsQuery, cwd: Path) -> list[Run]:
         stale_after=900.0 if stale_after is None else stale_after,
         deep=query.deep,
     )
-    return filter_runs(
+    chosen = filter_runs(
         runs, states=query.states, syncs=query.syncs, commit=query.commit
     )
+    return chosen, found
 
 
 def check_query(query: RunsQuery) -> None:
@@ -129,10 +147,15 @@ _COLUMNS = ("ID", "NAME", "STATE", "SYNC", "COMMIT", "TAGS", "METRICS", "AGE")
 _WIDTH = {"ID": 20, "NAME": 24, "TAGS": 24, "METRICS": 40}
 
 
-def render_table(runs: Sequence[Run], *, now: float) -> str:
-    """Runs as aligned text columns, newest first; plain ASCII, no colour."""
+def render_table(
+    runs: Sequence[Run], *, now: float, found: Search | None = None
+) -> str:
+    """Runs as aligned text columns, newest first; plain ASCII, no colour.
+    With ``found``, where runs were looked for and where they were not."""
+    where = [] if found is None else [f"searched: {', '.join(found.places)}"]
+    where += [f"not checked: {u}" for u in (found.unseen if found else ())]
     if not runs:
-        return "no runs found\n"
+        return "\n".join(["no runs found", *where]) + "\n"
     rows = [_row(run, now) for run in runs]
     widths = [
         min(max(len(row[i]) for row in [_COLUMNS, *rows]), _WIDTH.get(col, 99))
@@ -144,7 +167,7 @@ def render_table(runs: Sequence[Run], *, now: float) -> str:
     ]
     if any(run.partial for run in runs):
         lines.append(PARTIAL_NOTE)
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + where) + "\n"
 
 
 def _row(run: Run, now: float) -> tuple[str, ...]:
