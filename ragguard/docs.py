@@ -111,6 +111,26 @@ def _check_inside(repo_root: Path, path: Path, branch: str) -> None:
         )
 
 
+def find_ignoring_case(repo_root: Path, rel: str) -> str | None:
+    """The file under ``repo_root`` whose path equals ``rel`` but for case,
+    as its folders are really named: with ``core.ignorecase`` the checkout
+    folds case, and git keeps the case the folder had when first added."""
+    here, found = repo_root, list[str]()
+    for part in rel.split("/"):
+        try:
+            names = os.listdir(here)
+        except OSError:
+            return None
+        exact = part if part in names else None
+        match = exact or next(
+            (n for n in names if n.casefold() == part.casefold()), None
+        )
+        if match is None:
+            return None
+        here, found = here / match, [*found, match]
+    return "/".join(found) if here.is_file() else None
+
+
 # --- is a doc filled in? -----------------------------------------------------
 
 _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)

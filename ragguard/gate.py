@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ragguard.checks import Finding
 from ragguard.config import MergePolicy, Policy
 from ragguard.errors import BadInputError
 from ragguard.runs.model import Run
@@ -53,6 +54,9 @@ class Verdict:
     fix: str = ""
     source: str = "local run folders"
     notes: tuple[str, ...] = ()
+    # What the head's commits carry that the commit hooks block (messages,
+    # run data): `git commit --no-verify` skips those hooks, CI does not.
+    findings: tuple[Finding, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +68,7 @@ class Verdict:
             "fix": self.fix or None,
             "source": self.source,
             "notes": list(self.notes),
+            "findings": [_finding_json(f) for f in self.findings],
             "head": _side_json(self.head),
             "target": _side_json(self.target),
         }
@@ -327,7 +332,9 @@ def gate_command(
     runs = local_runs(repo, policy)
     name = branch_name(repo, head_ref)
     filled = None  # a protected branch (main after a merge) has no branch doc
-    if not policy.branches.is_protected(name) and name != repo.default_branch(policy):
+    detached = head is None and repo.head_ref is None  # a CI checkout: no branch
+    documented = not detached and not policy.branches.is_protected(name)
+    if documented and name != repo.default_branch(policy):
         filled = head_doc_filled(repo, policy, name, resolve_commit(repo, head_ref))
     source = "local run folders" if runs else "local run folders (none found)"
     if not runs and policy.wandb.remote:  # remote checks (ragguard/remote.py)
@@ -349,6 +356,7 @@ def gate_command(
     )
     if not runs and not verdict.passed and not policy.wandb.remote:
         verdict = replace(verdict, fix=_NO_RUNS_HERE)
+    verdict = _with_commit_findings(repo, policy, verdict, head_ref, target)
     _write_markdown(verdict, markdown, env.get("GITHUB_STEP_SUMMARY"))
     text = (
         json.dumps(verdict.to_json(), indent=2)
@@ -356,6 +364,24 @@ def gate_command(
         else "\n".join(render_text(verdict))
     )
     return (0 if verdict.passed else 1), text
+
+
+def _with_commit_findings(
+    repo: Any, policy: Policy, verdict: Verdict, head_ref: str, target: str
+) -> Verdict:
+    """The verdict, blocked also by what the head's own commits carry."""
+    from ragguard.hooks import commit_findings
+
+    commits = repo.rev_list(
+        [resolve_commit(repo, head_ref)], [resolve_commit(repo, target)]
+    )
+    found = tuple(commit_findings(repo, policy, commits, frozenset()))
+    blocks = sum(f.severity == "block" for f in found)
+    if not blocks:
+        return replace(verdict, findings=found)
+    said = "1 commit problem" if blocks == 1 else f"{blocks} commit problems"
+    reason = f"{verdict.reason}; but {said} below" if verdict.passed else verdict.reason
+    return replace(verdict, passed=False, reason=reason, findings=found)
 
 
 _NO_RUNS_HERE = (
@@ -394,6 +420,10 @@ def render_text(verdict: Verdict) -> list[str]:
         lines.append(f"  delta     {fmt_delta(verdict.delta)}")
     if verdict.fix:
         lines.append(f"  fix: {verdict.fix}")
+    for finding in verdict.findings:
+        lines.append(f"  {_finding_line(finding)}")
+        if finding.fix:
+            lines.append(f"      fix: {finding.fix}")
     lines.append(f"  runs read from {verdict.source}")
     return lines
 
@@ -422,6 +452,8 @@ def render_markdown(verdict: Verdict) -> str:
         out.append("")
     if verdict.fix:
         out += [f"Fix: `{verdict.fix}`", ""]
+    if verdict.findings:
+        out += [f"- {_md(_finding_line(f))}" for f in verdict.findings] + [""]
     out.append(f"_Runs read from {verdict.source}._")
     return "\n".join(out) + "\n"
 
@@ -443,6 +475,17 @@ def _md_run(run: Run | None) -> str:
 
 def _md(text: str) -> str:
     return text.replace("|", "\\|")
+
+
+def _finding_line(finding: Finding) -> str:
+    word = {"block": "blocked", "warn": "warning"}.get(finding.severity, "note")
+    return f"{word} [{finding.check}] {finding.subject}: {finding.message}"
+
+
+def _finding_json(finding: Finding) -> dict[str, str]:
+    from ragguard.hooks import finding_to_json
+
+    return finding_to_json(finding)
 
 
 def _side_json(side: Side) -> dict[str, Any]:

@@ -308,6 +308,65 @@ class Repo:
             return f"{REMOTES}{remote}/{name}"
         return HEADS + name if HEADS + name in self.refs else None
 
+    def head_moved_by(self) -> str:
+        """The newest entry of HEAD's reflog (``checkout: moving from A to
+        B`` for a switch, ``rebase (start): ...`` for a rebase); ``""`` when
+        HEAD keeps no reflog."""
+        result = self.git("log", "-g", "-1", "--format=%gs", "HEAD", check=False)
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    def just_created(self, branch: str) -> bool:
+        """Whether ``branch``'s reflog holds only its creation
+        (``git switch -c``): no commit was made on it yet."""
+        result = self.git(
+            "log",
+            "-g",
+            "-2",
+            "--format=%gs",
+            "--end-of-options",
+            HEADS + branch,
+            check=False,
+        )
+        entries = result.stdout.splitlines()
+        return len(entries) == 1 and entries[0].startswith("branch: Created from")
+
+    @cached_property
+    def ignores_case(self) -> bool:
+        """``core.ignorecase``: the checkout's file system folds case, so a
+        path git records may differ in case from the one ragguard builds."""
+        result = self.git(
+            "config", "--type=bool", "--get", "core.ignorecase", check=False
+        )
+        return result.stdout.strip() == "true"
+
+    def tree_path_icase(self, commit: str, path: str, under: str = "") -> str | None:
+        """The path in ``commit`` equal to ``path`` but for case, looked for
+        under the folder ``under`` (one ``git ls-tree``)."""
+        args = ["ls-tree", "-r", "-z", "--name-only", commit]
+        result = self.git(*args, *(["--", under] if under else []), check=False)
+        wanted = path.casefold()
+        found = [p for p in result.stdout.split("\0") if p.casefold() == wanted]
+        return found[0] if found else None
+
+    def commit_log(self, oids: Iterable[str]) -> list[CommitInfo]:
+        """Each commit's parents, message and the paths it adds or changes
+        (one ``git log``; NUL-separated, so no path is quoted)."""
+        wanted = sorted(set(oids))
+        if not wanted:
+            return []
+        out = self.git(
+            "log",
+            "-z",
+            "--no-walk=unsorted",
+            "--stdin",
+            "--name-only",
+            "--no-renames",
+            "--diff-filter=d",
+            "--format=%x01%H %P%x02%B%x03",
+            input="\n".join(wanted) + "\n",
+        ).stdout
+        return [_commit_info(chunk) for chunk in out.split("\x01")[1:]]
+
     def previous_branch(self) -> str | None:
         """The branch checked out before the last switch (``@{-1}``)."""
         result = self.git(
@@ -418,6 +477,24 @@ class Repo:
             if path.exists():
                 return name
         return None
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """One commit as a push or the gate judges it."""
+
+    oid: str
+    parents: tuple[str, ...]
+    message: str
+    paths: tuple[str, ...]  # added or changed (not deleted)
+
+
+def _commit_info(chunk: str) -> CommitInfo:
+    ids, _, rest = chunk.partition("\x02")
+    message, _, names = rest.partition("\x03")
+    oid, *parents = ids.split()
+    paths = tuple(p.lstrip("\n") for p in names.split("\0") if p.strip("\n"))
+    return CommitInfo(oid, tuple(parents), message, paths)
 
 
 def is_full_oid(text: str) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
@@ -24,6 +24,7 @@ from ragguard.checks import (
     Finding,
     LeftFacts,
     Skip,
+    cap,
     log_skip,
     quote,
     run_checks,
@@ -33,7 +34,7 @@ from ragguard.checks import (
 )
 from ragguard.config import Policy, load_policy
 from ragguard.errors import BadInputError, Exit
-from ragguard.gitrepo import HEADS, REMOTES, TAGS, Repo
+from ragguard.gitrepo import HEADS, REMOTES, TAGS, CommitInfo, Repo
 from ragguard.hooktypes import HOOK_TYPES
 from ragguard.render import (
     Painter,
@@ -54,6 +55,10 @@ RUN_CHECKS = (
     "run-commit",
     "left-behind",
 )
+# Checks of the commit moments that pre-push (and `ragguard gate` in CI) apply
+# again to the commits being pushed, at the severity of their own stage: what
+# `git commit --no-verify` let through is caught before it leaves the machine.
+PUSH_ALSO = {"commit-msg": "commit-msg", "staged-runs": "pre-commit"}
 
 
 @dataclass
@@ -80,7 +85,12 @@ class Hook:
         return {k: v for k, v in table.items() if k not in self.skip.checks}
 
     def skipped(self, stage: str | None = None) -> list[str]:
-        table = [c for c, _ in self.policy.checks_for(stage or self.stage)]
+        stage = stage or self.stage
+        table = [c for c, _ in self.policy.checks_for(stage)]
+        if stage == "pre-push":
+            table += [
+                c for c in PUSH_ALSO if self.policy.severity(c, PUSH_ALSO[c]) != "off"
+            ]
         return [c for c in table if c in self.skip.checks or "all" in self.skip.checks]
 
     def runs(self) -> list[Run]:
@@ -205,12 +215,23 @@ def doc_state(repo: Repo, policy: Policy, branch: str, commit: str | None) -> Do
     except BadInputError as error:
         return DocState(path="", text=None, problem=error.message)
     rel = full.relative_to(repo.root).as_posix()
+    if not full.is_file() and repo.ignores_case:
+        from ragguard.docs import find_ignoring_case
+
+        rel = find_ignoring_case(repo.root, rel) or rel
+        full = repo.root / rel
     on_disk = full.is_file()
     if commit is None:
         return DocState(
             rel, _read_text(full) if on_disk else None, in_work_tree=on_disk
         )
     text = repo.blob_text(commit, rel)
+    if text is None and repo.ignores_case:
+        # git records the case the checkout had when the doc was added.
+        under = policy.branches.doc.split("{branch}")[0].rpartition("/")[0]
+        found = repo.tree_path_icase(commit, rel, under)
+        if found:
+            rel, text = found, repo.blob_text(commit, found)
     return DocState(rel, text, where="the pushed commit", in_work_tree=on_disk)
 
 
@@ -316,7 +337,23 @@ def _commit_msg(hook: Hook, argv: list[str], stdin: str) -> int:
         commit_scope=_commit_scope(hook.env),
         comment_char=_comment_char(hook.repo, message),
     )
-    return finish(hook, run_checks(hook.stage, ctx, hook.skip.checks))
+    findings = run_checks(hook.stage, ctx, hook.skip.checks)
+    if findings and _replayed(hook.repo, message, ctx.comment_char):
+        findings = []
+    return finish(hook, findings)
+
+
+def _replayed(repo: Repo, message: str, comment_char: str) -> bool:
+    """Whether the message is that of the commit being cherry-picked (git
+    runs commit-msg on `git cherry-pick --continue`): it was judged, or its
+    skip logged, when it was first made, and a pick must not stop on it."""
+    from ragguard.checks.commit_msg import message_text, subject
+
+    picked = repo.git("log", "-1", "--format=%B", "CHERRY_PICK_HEAD", "--", check=False)
+    if picked.returncode != 0:
+        return False
+    mine = subject(message_text(message, comment_char))
+    return bool(mine) and mine == subject(picked.stdout)
 
 
 def _commit_scope(env: Mapping[str, str]) -> str:
@@ -349,11 +386,13 @@ class PushedRef:
 
 def parse_push_lines(text: str) -> list[PushedRef]:
     """git's pre-push standard input: ``<local ref> <local oid> <remote ref>
-    <remote oid>`` per line. Ref names contain no spaces."""
+    <remote oid>`` per line. Ref names hold no ASCII space or control
+    character, but may hold letters Python's ``split()`` and ``splitlines()``
+    break on (U+00A0, U+2028): split on git's own separators only."""
     refs = []
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 4:
+    for line in text.split("\n"):
+        parts = line.removesuffix("\r").split(" ")
+        if len(parts) == 4 and all(parts):
             refs.append(PushedRef(*parts))
     return refs
 
@@ -391,11 +430,10 @@ def _pre_push(hook: Hook, argv: list[str], stdin: str) -> int:
         remote = hook.repo.remote_for_url(remote_name)
     findings: list[Finding] = []
     checked = [ref for ref in refs if _wanted(hook, ref)]
-    if not checked:  # the merge gate answers to the remote's policy, not ours
-        return finish(hook, [])
+    if not checked:
+        return int(Exit.OK)  # a deletion (or nothing): nothing arrives to check
     for ref in checked:
-        ctx = _push_context(hook, ref, remote, remote_name)
-        found = run_checks(hook.stage, ctx, hook.skip.checks) + list(ctx.gate)
+        found = _ref_findings(hook, ref, remote, remote_name)
         if len(checked) > 1:
             found = [
                 replace(f, subject=f"{_short(ref.remote_ref)}: {f.subject}")
@@ -403,6 +441,28 @@ def _pre_push(hook: Hook, argv: list[str], stdin: str) -> int:
             ]
         findings.extend(found)
     return finish(hook, findings)
+
+
+def _ref_findings(
+    hook: Hook, ref: PushedRef, remote: str | None, shown: str
+) -> list[Finding]:
+    """Everything pre-push says about one pushed ref: its checks, the merge
+    gate (by the remote branch's policy) and the commit checks again."""
+    from ragguard.selection import judged_commits
+
+    ctx = _push_context(hook, ref, remote, shown)
+    found = run_checks(hook.stage, ctx, hook.skip.checks) + list(ctx.gate)
+    if ctx.branch is None or not checked_again(hook.policy, hook.skip.checks):
+        return found
+    commits = judged_commits(
+        hook.repo,
+        local_oid=ref.local_oid,
+        remote_oid=None if set(ref.remote_oid) == {"0"} else ref.remote_oid,
+        remote=remote,
+        branch=ctx.branch,
+        policy=hook.policy,
+    )
+    return found + commit_findings(hook.repo, hook.policy, commits, hook.skip.checks)
 
 
 def _short(ref: str) -> str:
@@ -427,7 +487,8 @@ def _push_context(
 
     repo, policy, enabled = hook.repo, hook.policy, hook.enabled()
     is_tag = ref.remote_ref.startswith(TAGS)
-    branch = None if is_tag else ref.remote_ref[len(HEADS) :]
+    on_branch = ref.remote_ref.startswith(HEADS)
+    branch = ref.remote_ref[len(HEADS) :] if on_branch else None
     remote_oid = None if set(ref.remote_oid) == {"0"} else ref.remote_oid
     ctx = Context(
         stage=hook.stage,
@@ -562,6 +623,94 @@ def _orphans_of(
     return [run for run in runs if run.commit in inside and run not in ctx.runs]
 
 
+# --- what `git commit --no-verify` let through -------------------------------------
+
+
+def commit_findings(
+    repo: Repo, policy: Policy, commits: Collection[str], skip: frozenset[str]
+) -> list[Finding]:
+    """``commit-msg`` and ``staged-runs`` on commits already made, at the
+    severity of their own stage: pre-push and ``ragguard gate`` catch what
+    ``git commit --no-verify`` skipped. One ``git log`` for all of them."""
+    wanted = checked_again(policy, skip)
+    if not wanted or not commits:
+        return []
+    found: list[Finding] = []
+    for info in repo.commit_log(commits):
+        if "commit-msg" in wanted:
+            found += _message_findings(repo, policy, info)
+        if "staged-runs" in wanted:
+            found += _run_data_findings(repo, policy, info)
+    return [
+        replace(f, severity=cap(f.severity, policy.severity(f.check, wanted[f.check])))
+        for f in found
+    ]
+
+
+def checked_again(policy: Policy, skip: frozenset[str]) -> dict[str, str]:
+    """The commit checks the policy turns on and RAGGUARD_SKIP leaves:
+    check id -> the stage whose severity they keep."""
+    if "all" in skip:
+        return {}
+    return {
+        check: stage
+        for check, stage in PUSH_ALSO.items()
+        if policy.severity(check, stage) != "off" and check not in skip
+    }
+
+
+def _message_findings(repo: Repo, policy: Policy, info: CommitInfo) -> list[Finding]:
+    from ragguard.checks import commit_msg
+
+    ctx = Context(
+        stage="commit-msg", policy=policy, root=repo.root, message=info.message
+    )
+    short = info.oid[:10]
+    return [
+        replace(
+            f, subject=f"commit {short} {f.subject}", fix=_rewrite(repo, info, "reword")
+        )
+        for f in commit_msg.check(ctx)
+    ]
+
+
+def _run_data_findings(repo: Repo, policy: Policy, info: CommitInfo) -> list[Finding]:
+    from ragguard.checks.staged_runs import run_data_root
+
+    roots = [d.strip("/").removeprefix("./") for d in policy.wandb.dirs]
+    counts: dict[str, int] = {}
+    for path in info.paths:
+        root = run_data_root(path, roots)
+        if root is not None:
+            counts[root] = counts.get(root, 0) + 1
+    findings = []
+    for root, count in counts.items():
+        files = "1 file" if count == 1 else f"{count} files"
+        message = (
+            f"W&B run data was committed in {info.oid[:10]} ({files}); "
+            "runs belong in W&B, not in git history"
+        )
+        untrack = (
+            f"git rm -r -q --cached -- {quote(root)} && git commit --amend --no-edit"
+        )
+        fix = _rewrite(repo, info, "edit", then=untrack)
+        findings.append(Finding("staged-runs", "block", root, message, fix))
+    return findings
+
+
+def _rewrite(repo: Repo, info: CommitInfo, action: str, then: str = "") -> str:
+    """How to change a commit already made: amend it when it is HEAD, else
+    an interactive rebase that stops at it."""
+    if info.oid == repo.head_oid:
+        return then or "git commit --amend"
+    short = info.oid[:10]
+    base = f"{short}~1" if info.parents else "--root"
+    steps = f"mark {short} '{action}'" + (
+        f", then {then} && git rebase --continue" if then else ""
+    )
+    return f"git rebase -i {base}  ({steps})"
+
+
 # --- post-checkout ----------------------------------------------------------------
 
 
@@ -573,14 +722,19 @@ def _report_checkout(hook: Hook, argv: list[str]) -> None:
             env.get("PRE_COMMIT_TO_REF", ""),
             env.get("PRE_COMMIT_CHECKOUT_TYPE", ""),
         ]
-    old, _new, flag = argv[:3]
+    old, new, flag = argv[:3]
     repo = hook.repo
     if flag != "1" or not old or set(old) == {"0"}:
         return  # a file checkout, a clone or `git worktree add`
-    if repo.operation_in_progress():
+    if repo.operation_in_progress() or not _is_a_switch(repo):
         return
     left = repo.previous_branch()
     arrived = repo.current_branch()
+    if arrived and old == new and repo.just_created(arrived):
+        # `git switch -c` (or a first switch to a branch made at this very
+        # commit): nothing is left behind, the work comes along.
+        hook.print(arrival_summary(hook, arrived)[:1])
+        return
     if left and left != arrived:
         findings = _left_findings(hook, left)
         heading = f"ragguard: left {left}"
@@ -589,6 +743,14 @@ def _report_checkout(hook: Hook, argv: list[str]) -> None:
                 render_findings(hook.stage, findings, paint=hook.paint, heading=heading)
             )
     hook.print(arrival_summary(hook, arrived))
+
+
+def _is_a_switch(repo: Repo) -> bool:
+    """Whether the user switched: git logs ``checkout: moving from A to B``
+    for a switch, and other words when a rebase (any backend), a pull or a
+    reset moves HEAD, some before their state folder exists."""
+    moved_by = repo.head_moved_by()
+    return not moved_by or moved_by.startswith("checkout: moving from ")
 
 
 def left_context(hook: Hook, left: str, stage: str) -> Context:
@@ -619,7 +781,7 @@ def _left_findings(hook: Hook, left: str) -> list[Finding]:
 def left_facts(repo: Repo, policy: Policy, branch: str) -> LeftFacts:
     tip = repo.branch_oid(branch)
     upstream = repo.upstream_of(branch)
-    remote = _remote_of(repo, upstream) if upstream else repo.primary_remote()
+    remote = _remote_of(repo, upstream) if upstream else _push_remote(repo, policy)
     if tip is None:
         unpushed = 0
     elif upstream:
@@ -648,6 +810,17 @@ def left_facts(repo: Repo, policy: Policy, branch: str) -> LeftFacts:
     )
 
 
+def _push_remote(repo: Repo, policy: Policy) -> str | None:
+    """Where a branch without upstream would be pushed: ``remote.pushDefault``,
+    ``origin`` or the only remote, else the remote the default branch tracks.
+    ``None`` only when the repository has no remote at all."""
+    named = repo.config_get("remote.pushDefault") or repo.primary_remote()
+    if named or not repo.remotes:
+        return named
+    default = repo.upstream_of(repo.default_branch(policy))
+    return (_remote_of(repo, default) if default else None) or repo.remotes[0]
+
+
 def _remote_of(repo: Repo, upstream: str) -> str | None:
     names = [n for n in repo.remotes if upstream.startswith(f"{REMOTES}{n}/")]
     return max(names, key=len) if names else None
@@ -658,7 +831,11 @@ def arrival_summary(hook: Hook, branch: str | None) -> list[str]:
     doc's Goal line and a compact table of the runs, best first."""
     repo, policy = hook.repo, hook.policy
     if branch is None:
-        return ["ragguard: detached HEAD; no branch summary"]
+        at = (repo.head_oid or "")[:12]
+        return [
+            f"ragguard: detached at {at} (no branch, so no branch doc; "
+            "to keep commits made here: git switch -c NAME)"
+        ]
     from ragguard.report import summary_block
 
     parts = []
@@ -772,6 +949,9 @@ def check_now(stage: str, *, cwd: Path | None = None) -> CheckResult:
         stage, repo, load_policy(repo.root), skip_from_env(), sys.stdout, os.environ
     )
     branch = repo.current_branch()
+    if stage == "pre-push":
+        findings = _manual_pre_push(hook, branch)
+        return CheckResult(stage, branch, tuple(findings), tuple(hook.skipped()))
     ctx = _MANUAL[stage](hook, branch)
     findings = run_checks(stage, ctx, hook.skip.checks) if ctx else []
     return CheckResult(stage, branch, tuple(findings), tuple(hook.skipped()))
@@ -802,22 +982,27 @@ def _manual_commit_msg(hook: Hook, branch: str | None) -> Context | None:
     )
 
 
-def _manual_pre_push(hook: Hook, branch: str | None) -> Context | None:
+def _manual_pre_push(hook: Hook, branch: str | None) -> list[Finding]:
+    """As if the current branch were pushed to its upstream. A detached HEAD
+    (a CI checkout) is checked as a push of no branch: its runs, no doc."""
     repo = hook.repo
     tip = repo.head_oid
     if tip is None:
-        return None
-    name = branch or "HEAD"
+        return []
     upstream = repo.upstream_of(branch) if branch else None
     remote = _remote_of(repo, upstream) if upstream else repo.primary_remote()
-    tracking = repo.refs.get(f"{REMOTES}{remote}/{name}") if remote else None
+    if branch is None:
+        ref = PushedRef("HEAD", tip, "HEAD", repo.zero_oid)
+        ctx = _push_context(hook, ref, remote, remote or "")
+        return run_checks(hook.stage, ctx, hook.skip.checks)
+    tracking = repo.refs.get(f"{REMOTES}{remote}/{branch}") if remote else None
     ref = PushedRef(
-        HEADS + name,
+        HEADS + branch,
         tip,
-        HEADS + name,
+        HEADS + branch,
         tracking.oid if tracking else repo.zero_oid,
     )
-    return _push_context(hook, ref, remote, remote or "")
+    return _ref_findings(hook, ref, remote, remote or "")
 
 
 def _manual_leave(hook: Hook, branch: str | None) -> Context | None:
@@ -829,7 +1014,6 @@ def _manual_leave(hook: Hook, branch: str | None) -> Context | None:
 _MANUAL: dict[str, Callable[[Hook, str | None], Context | None]] = {
     "pre-commit": _manual_pre_commit,
     "commit-msg": _manual_commit_msg,
-    "pre-push": _manual_pre_push,
     "post-checkout": _manual_leave,
     "switch": _manual_leave,
 }

@@ -125,3 +125,22 @@ def runs_of_push(
     base = _base_tips(repo, branch, policy)
     own = set(repo.rev_list([local_oid], base)) if base else new
     return runs_on_commits(in_projects(runs, policy), own, {branch}), new
+
+
+def judged_commits(
+    repo: Repo,
+    *,
+    local_oid: str,
+    remote_oid: str | None,
+    remote: str | None,
+    branch: str,
+    policy: Policy,
+) -> set[str]:
+    """The pushed commits whose making pre-push judges again: new on the
+    remote and the branch's own. A first push of the default branch to an
+    empty remote judges none: history made before the guard is not re-judged."""
+    new = pushed_commits(repo, local_oid, remote_oid, remote)
+    if not new:
+        return set()
+    base = _base_tips(repo, branch, policy)
+    return new & set(repo.rev_list([local_oid], base)) if base else set()

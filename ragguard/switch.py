@@ -66,7 +66,7 @@ def switch(
         if code != Exit.OK:
             return code
     status = git_switch(branch, create=create, cwd=cwd, out=out, env=env)
-    return _arrive(hook, branch, left, owed, status, cwd)
+    return _arrive(hook, branch, left, owed, status, cwd, create)
 
 
 def _arrive(
@@ -76,6 +76,7 @@ def _arrive(
     owed: Sequence[Skipped],
     status: int,
     cwd: Path | None,
+    create: bool = False,
 ) -> int:
     """After ``git switch``: log what was skipped, and summarise the branch
     arrived on unless ragguard's post-checkout hook just did."""
@@ -91,7 +92,7 @@ def _arrive(
     hooked = post_checkout_installed(arrived)
     log.debug("ragguard's post-checkout hook ran: %s", hooked)
     if not hooked:
-        _summarise(hook, arrived)
+        _summarise(hook, arrived, brief=create)
     return int(Exit.OK)
 
 
@@ -247,12 +248,14 @@ def _pre_commit_configured(repo: Repo) -> bool:
     return "ragguard-post-checkout" in config
 
 
-def _summarise(hook: Hook, repo: Repo) -> None:
-    """The arrival summary the post-checkout hook would have printed."""
+def _summarise(hook: Hook, repo: Repo, *, brief: bool = False) -> None:
+    """The arrival summary the post-checkout hook would have printed: one
+    line for a branch just created."""
     policy = load_policy(repo.root)  # the arrived branch's own policy
     runs = hook._runs if policy.wandb == hook.policy.wandb else None
     arrived = Hook("post-checkout", repo, policy, hook.skip, hook.out, hook.env, runs)
-    hook.print(arrival_summary(arrived, repo.current_branch()))
+    lines = arrival_summary(arrived, repo.current_branch())
+    hook.print(lines[:1] if brief else lines)
 
 
 def _q(text: str) -> str:

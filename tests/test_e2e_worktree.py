@@ -50,7 +50,8 @@ def test_hooks_in_a_linked_worktree_leave_the_main_repository_alone(
     assert wip.code != 0 and "[commit-msg]" in wip.text
     assert done.code == 0, done.text
     assert push.code != 0 and "[branch-doc]" in push.text
-    assert switch.code == 0 and "ragguard: left exp/tree" in switch.text
+    # `switch -c` carries the work along: one line about the new branch.
+    assert switch.code == 0 and "ragguard: on exp/tree-2" in switch.text
     assert _raw(clone) == main_raw
     # Branch refs are shared with the worktree, whose commit moved exp/tree.
     assert changed(main_view, snapshot(clone.work)) == ["local_refs"]

@@ -283,10 +283,7 @@ def test_deletions_and_tags_are_skipped(work: Path, world: World) -> None:
         f"(delete) {zero} refs/heads/exp/old {world.commit}\n"
         f"refs/tags/v1 {world.commit} refs/tags/v1 {zero}\n"
     )
-    assert hook(work, "pre-push", "origin", "u", stdin=lines) == (
-        0,
-        "ragguard pre-push: ok\n",
-    )
+    assert hook(work, "pre-push", "origin", "u", stdin=lines) == (0, "")
     (work / ".ragguard.yaml").write_text("push:\n  check_tags: true\n")
     code, out = hook(work, "pre-push", "origin", "u", stdin=lines)
     assert code == 1 and f"run {world.run_ok}" in out
