@@ -8,6 +8,7 @@ arguments and returns an exit code or a result to print. Expected failures are
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -23,13 +24,18 @@ log = logging.getLogger(__name__)
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ragguard")
-@click.option("--debug", is_flag=True, help="Log diagnostics and versions to stderr.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Log diagnostics, versions and check times to stderr (or RAGGUARD_DEBUG=1).",
+)
 def cli(debug: bool) -> None:
     """Enforce the team's experiment protocol on git branches and W&B runs."""
-    if debug:
-        from ragguard.diagnostics import enable_debug
+    if debug or os.environ.get("RAGGUARD_DEBUG"):
+        from ragguard.diagnostics import debug_requested, enable_debug
 
-        enable_debug()
+        if debug or debug_requested():
+            enable_debug()
 
 
 # Commands are registered below, one section per area. Keep each callback thin.
@@ -120,9 +126,16 @@ def hook_command(stage: str, git_args: tuple[str, ...]) -> int:
     ragguard hook pre-push REMOTE-NAME REMOTE-URL   (refs on standard input)
     ragguard hook post-checkout OLD NEW FLAG
     """
+    import time
+
     from ragguard.hooks import run_hook
 
-    return run_hook(stage, git_args, sys.stdin)
+    started = time.perf_counter()
+    try:
+        return run_hook(stage, git_args, sys.stdin)
+    finally:
+        elapsed = (time.perf_counter() - started) * 1000
+        log.debug("hook %s took %.1f ms", stage, elapsed)
 
 
 @cli.command("check")

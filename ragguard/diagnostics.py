@@ -1,15 +1,23 @@
-"""``--debug``: verbose logging and the versions that matter for a bug report."""
+"""``--debug`` and ``RAGGUARD_DEBUG=1``: verbose logging, how long each check
+took, and the versions that matter for a bug report.
+
+The variable is how a hook asks for it: git runs hooks with fixed arguments,
+and the pre-commit framework's ``args`` are fixed in the manifest.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import subprocess
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 
 from ragguard import __version__
 
 log = logging.getLogger("ragguard")
+_ENABLED: list[bool] = []  # set once diagnostics are on
 
 
 def _version(dist: str) -> str:
@@ -29,7 +37,18 @@ def _git_version() -> str:
     return out.stdout.strip() or "unknown"
 
 
+def debug_requested(env: Mapping[str, str] | None = None) -> bool:
+    """Whether ``RAGGUARD_DEBUG`` asks for diagnostics (``0``, ``false``,
+    ``no`` and empty do not)."""
+    value = (os.environ if env is None else env).get("RAGGUARD_DEBUG", "")
+    return value.strip().lower() not in ("", "0", "false", "no", "off")
+
+
 def enable_debug() -> None:
+    """Log diagnostics to stderr, once, starting with the versions."""
+    if _ENABLED:
+        return
+    _ENABLED.append(True)
     logging.basicConfig(
         level=logging.DEBUG, format="ragguard %(levelname)s %(name)s: %(message)s"
     )
@@ -40,3 +59,20 @@ def enable_debug() -> None:
         _version("wandb"),
         platform.python_version(),
     )
+
+
+def timed_hook(argv: Sequence[str]) -> int:
+    """``python -m ragguard hook ...`` (the shims' fast path) when
+    ``RAGGUARD_DEBUG`` is set: the hook, with diagnostics and its time."""
+    import time
+
+    from ragguard.hooks import main
+
+    if debug_requested():
+        enable_debug()
+    started = time.perf_counter()
+    try:
+        return main(argv)
+    finally:
+        elapsed = (time.perf_counter() - started) * 1000
+        log.debug("hook %s took %.1f ms", " ".join(argv[:1]), elapsed)

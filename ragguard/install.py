@@ -143,13 +143,38 @@ def _install_one(directory: Path, hook: str, python: str) -> HookChange:
         note = f"the hook that was there runs after it, kept as {chained.name}"
         if _is_pre_commit_framework(chained):
             note += "; it is pre-commit's: if it runs ragguard too, drop one"
+        if _has_crlf_first_line(chained):
+            note += f"; {_CRLF_PROBLEM}: {crlf_fix(chained)}"
     elif _exists(path):
-        if path.read_text(encoding="utf-8", errors="replace") == text:
+        # Bytes, not text: reading text would take a shim saved with Windows
+        # line endings, which sh cannot run, for an unchanged one.
+        if path.read_bytes() == text.encode("utf-8"):
             return HookChange(hook, path, "unchanged", _chain_note(path))
         _write_executable(path, text)
         return HookChange(hook, path, "updated", _chain_note(path))
     _write_executable(path, text)
     return HookChange(hook, path, "installed", note or _chain_note(path))
+
+
+_CRLF_PROBLEM = "it has Windows line endings (CRLF), so it cannot run; convert it"
+
+
+def crlf_fix(path: Path) -> str:
+    """The command that converts the hook at ``path`` to LF line endings
+    (perl, because BSD and GNU sed differ on ``-i`` and on ``\\r``)."""
+    import shlex
+
+    return f"perl -pi -e 's/\\r$//' {shlex.quote(str(path))}"
+
+
+def _has_crlf_first_line(path: Path) -> bool:
+    """Whether the hook's first line ends in CR: its ``#!`` line then names
+    an interpreter that does not exist (``/bin/sh\\r``)."""
+    try:
+        with path.open("rb") as handle:
+            return handle.readline(4096).endswith(b"\r\n")
+    except OSError:
+        return False
 
 
 def _is_pre_commit_framework(path: Path) -> bool:

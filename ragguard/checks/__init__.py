@@ -10,6 +10,7 @@ check reads into the context, so that checks never run git themselves.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,8 @@ from typing import Literal
 
 from ragguard.config import Policy, Severity
 from ragguard.runs.model import Run
+
+log = logging.getLogger(__name__)
 
 FindingSeverity = Literal["block", "warn", "info"]
 _RANK = {"info": 0, "warn": 1, "block": 2}
@@ -126,8 +129,12 @@ def run_checks(
     for check_id, configured in ctx.policy.checks_for(stage):
         if check_id in skip or "all" in skip or check_id not in CHECK_MODULES:
             continue
+        started = time.perf_counter()
         module = importlib.import_module(f"ragguard.checks.{CHECK_MODULES[check_id]}")
-        for finding in module.check(ctx):
+        found = module.check(ctx)
+        elapsed = (time.perf_counter() - started) * 1000
+        log.debug("%s: check %s took %.1f ms", stage, check_id, elapsed)
+        for finding in found:
             severity = cap(finding.severity, configured)
             findings.append(_with_severity(finding, severity))
     return _dedupe(findings)
