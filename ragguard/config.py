@@ -192,7 +192,10 @@ def load_policy(repo_root: Path) -> Policy:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise PolicyError(_shown(path), None, f"is not UTF-8 text: {error}.") from None
+        line = data.count(b"\n", 0, error.start) + 1
+        sentence = f"is not UTF-8 text: byte {data[error.start]:#04x} cannot be read; "
+        sentence += "save the file as UTF-8."
+        raise PolicyError(_shown(path), line, sentence) from None
     return parse_policy(text, path)
 
 
@@ -263,18 +266,57 @@ def parse_policy(text: str, path: Path | str = POLICY_FILE) -> Policy:
         data = yaml.safe_load(text)
         lines = _line_map(text)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(error, "problem", None) or str(error)
+        line, problem = _yaml_problem(error, text)
         raise PolicyError(shown, line, f"is not valid YAML: {problem}.") from error
     except _DuplicateKey as dup:
         raise PolicyError(shown, dup.line, dup.sentence) from None
     except (ValueError, TypeError, OverflowError) as error:
         # A constructor refusing a scalar: a date like 2001-02-30, !!int zz.
         sentence = f"is not valid YAML: a value cannot be read ({error})."
-        raise PolicyError(shown, None, sentence) from None
+        raise PolicyError(shown, _unreadable_line(text), sentence) from None
     policy = _Validator(shown, lines).policy(data)
     return replace(policy, path=Path(path))
+
+
+def _yaml_problem(error: Exception, text: str) -> tuple[int | None, str]:
+    """The line of a YAML error and what is wrong, with where the construct
+    began (an unclosed ``[`` is found at the end of the file) and a word on
+    tabs, which YAML never allows for indentation."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    if mark is None:
+        return None, problem
+    lines = text.split("\n")
+    row = lines[mark.line] if mark.line < len(lines) else ""
+    if row[mark.column : mark.column + 1] == "\t":
+        problem += " (a tab: indent with spaces, YAML does not allow tabs)"
+    context = getattr(error, "context", None)
+    start = getattr(error, "context_mark", None)
+    if context and start is not None and start.line != mark.line:
+        problem += f" ({context} that starts on line {start.line + 1})"
+    return mark.line + 1, problem
+
+
+def _unreadable_line(text: str) -> int | None:
+    """The line of the first scalar that safe_load's constructors refuse:
+    safe_load itself does not say where."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    constructor = yaml.constructor.SafeConstructor()
+    pending = [yaml.compose(text, Loader=loader)]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                constructor.construct_object(node)
+            except (ValueError, TypeError, OverflowError, yaml.YAMLError):
+                return node.start_mark.line + 1
+        elif isinstance(node, yaml.MappingNode):
+            pending.extend(item for pair in reversed(node.value) for item in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(reversed(node.value))
+    return None
 
 
 def _screen_events(text: str, shown: str) -> None:
@@ -555,6 +597,78 @@ def _doc_pattern(v: _Validator, key: Key, value: object) -> str:
     return text
 
 
+# What git never allows in a branch name (git check-ref-format): a pattern
+# holding one literally can never match, and protects nothing.
+_NEVER_IN_BRANCH = (" ", "~", "^", ":", "\\", "..", "@{", "//")
+
+
+def _branch_globs(v: _Validator, key: Key, value: object) -> tuple[str, ...]:
+    patterns = v.strings(key, value)
+    for index, pattern in enumerate(patterns):
+        problem = _unclosed_class(pattern) or _not_a_branch(pattern)
+        if problem:
+            sentence = f"{_dotted(key)} pattern {pattern!r} can never match a branch: "
+            raise v.fail((*key, index), sentence + problem + ".")
+    return patterns
+
+
+def _branch_name(v: _Validator, key: Key, value: object) -> str | None:
+    name = v.string(key, value, nullable=True)
+    if name is None:
+        return None
+    problem = _not_a_branch(name)
+    if not problem and any(c in name for c in "*?["):
+        problem = "it must be one branch name, not a pattern"
+    if problem:
+        sentence = f"{_dotted(key)} {name!r} is not a branch name: {problem}."
+        raise v.fail(key, sentence)
+    return name
+
+
+def _tag_globs(v: _Validator, key: Key, value: object) -> tuple[str, ...]:
+    patterns = v.strings(key, value)
+    for index, pattern in enumerate(patterns):
+        problem = _unclosed_class(pattern)
+        if problem:
+            sentence = f"{_dotted(key)} pattern {pattern!r} is not a glob: {problem} "
+            raise v.fail((*key, index), sentence + "(write [[] for a literal '[').")
+    return patterns
+
+
+def _not_a_branch(text: str) -> str | None:
+    """Why no branch can be named ``text`` (glob characters aside), or None."""
+    if text.startswith("refs/"):
+        return "write the branch name as git shows it, e.g. main, without refs/heads/"
+    if any(ord(c) < 32 or c == "\x7f" for c in text):
+        return "it holds a control character"
+    bad = next((part for part in _NEVER_IN_BRANCH if part in text), None)
+    if bad is not None:
+        return f"git does not allow {bad!r} in branch names"
+    if text.startswith("/") or text.endswith(("/", ".", ".lock")):
+        return (
+            "git does not allow a branch name to start with / or end with /, . or .lock"
+        )
+    return None
+
+
+def _unclosed_class(pattern: str) -> str | None:
+    """Whether a ``[`` opens a character class that never closes (fnmatch
+    would then match the ``[`` literally), in fnmatch's own reading."""
+    i, end = 0, len(pattern)
+    while i < end:
+        i += 1
+        if pattern[i - 1] != "[":
+            continue
+        j = i + (i < end and pattern[i] == "!")
+        j += j < end and pattern[j] == "]"
+        while j < end and pattern[j] != "]":
+            j += 1
+        if j >= end:
+            return "its '[' opens a character class that is never closed"
+        i = j + 1
+    return None
+
+
 def _config_keys(v: _Validator, key: Key, value: object) -> tuple[str, ...]:
     keys = v.strings(key, value)
     for index, dotted in enumerate(keys):
@@ -646,13 +760,13 @@ _FIELDS: dict[tuple[str | int, str], Checker] = {
     ("wandb", "project"): lambda v, k, x: v.string(k, x, nullable=True),
     ("wandb", "remote"): lambda v, k, x: v.boolean(k, x),
     ("wandb", "remote_timeout"): lambda v, k, x: v.duration(k, x),
-    ("branches", "default"): lambda v, k, x: v.string(k, x, nullable=True),
-    ("branches", "protected"): lambda v, k, x: v.strings(k, x),
+    ("branches", "default"): _branch_name,
+    ("branches", "protected"): _branch_globs,
     ("branches", "doc"): _doc_pattern,
     ("branches", "doc_template"): lambda v, k, x: _relative_path(
         v, k, x, nullable=True
     ),
-    ("runs", "require_tags"): lambda v, k, x: v.strings(k, x),
+    ("runs", "require_tags"): _tag_globs,
     ("runs", "require_config"): _config_keys,
     ("commit_msg", "min_words"): lambda v, k, x: v.integer(k, x, least=0),
     ("commit_msg", "forbid"): _forbid,

@@ -174,6 +174,18 @@ def test_policy_is_frozen() -> None:
         ("x: 1\nwandb: {}\nwandb: {}\n", 3, "wandb is given twice"),
         ("- wandb\n", 1, "must be a mapping"),
         ("wandb: [\n", 2, "is not valid YAML"),
+        # Every kind of mistake names its line (issue 8): syntax, tabs, globs.
+        ("wandb:\n\tdirs: [x]\n", 2, "indent with spaces, YAML does not allow tabs"),
+        ("wandb:\n  dirs: [x\n  projects: [y]\n", 3, "that starts on line 2"),
+        ("branches:\n  protected:\n    - main\n    - release/[0-9\n", 4, "never"),
+        ("branches:\n  protected: [refs/heads/main]\n", 2, "without refs/heads/"),
+        ("branches:\n  protected: ['exp bm25']\n", 2, "git does not allow ' '"),
+        ("branches:\n  protected: ['release/']\n", 2, "end with /, . or .lock"),
+        ("branches:\n  default: release/*\n", 2, "one branch name, not a pattern"),
+        ("branches:\n  default: main..dev\n", 2, "git does not allow '..'"),
+        ("runs:\n  require_tags: ['retriever:[bm25']\n", 2, "write [[] for a"),
+        ("wandb:\n  stale_after: 15 minutes\n", 2, "positive duration such as"),
+        ("wandb:\n  entity: x\nreport:\n  rows: !!int zz\n", 4, "cannot be read"),
     ],
 )
 def test_refusals_name_file_line_and_what_is_expected(
@@ -372,7 +384,26 @@ def test_a_file_over_1_mib_is_refused(in_tmp: Path) -> None:
 
 def test_non_utf8_is_refused(in_tmp: Path) -> None:
     (in_tmp / POLICY_FILE).write_bytes(b"report:\n  metric: \xff\n")
-    assert "is not UTF-8 text" in load_refusal(in_tmp)
+    assert load_refusal(in_tmp) == (
+        ".ragguard.yaml:2: is not UTF-8 text: byte 0xff cannot be read; "
+        "save the file as UTF-8."
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "patterns"),
+    [
+        ("branches:\n  protected", ["main", "release/*", "exp/[a-z]*", "v[!0]"]),
+        ("runs:\n  require_tags", ["retriever:*", "k=[0-9]*", "[[]draft]"]),
+    ],
+)
+def test_well_formed_globs_are_kept(field: str, patterns: list[str]) -> None:
+    text = f"{field}: [" + ", ".join(f"'{p}'" for p in patterns) + "]\n"
+    policy = parse_policy(text)
+    kept = (
+        policy.branches.protected if "branches" in field else policy.runs.require_tags
+    )
+    assert kept == tuple(patterns)
 
 
 def test_a_link_to_a_regular_file_is_followed(in_tmp: Path) -> None:
