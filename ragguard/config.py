@@ -75,7 +75,9 @@ _DEFAULT_CHECKS: dict[str, dict[str, Severity]] = {
     "staged-runs": {"pre-commit": "block"},
     "branch-doc": {"pre-commit": "warn", "pre-push": "block"},
     "commit-msg": {"commit-msg": "block"},
-    "runs-finished": {"pre-push": "block", "post-checkout": "warn", "switch": "block"},
+    # A push carries code, not results: a run still being written warns there
+    # (`pre-push: block` makes it wait) and blocks only leaving the branch.
+    "runs-finished": {"pre-push": "warn", "post-checkout": "warn", "switch": "block"},
     "runs-synced": {"pre-push": "block", "post-checkout": "warn", "switch": "block"},
     "run-metadata": {"pre-push": "block"},
     "run-commit": {"pre-push": "warn"},

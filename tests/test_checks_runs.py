@@ -47,6 +47,7 @@ def test_runs_finished_by_state() -> None:
     # A push carries code, not results: a live run warns there, and blocks
     # only leaving the branch (tests/test_hardening_runs.py).
     assert by_id["live"].severity == "warn" and "still running" in by_id["live"].message
+    assert by_id["live"].fix.startswith("nothing to do now")
     assert by_id["dead"].severity == "warn"
     assert "wandb sync wandb/offline-run-20260101_000000-dead" in by_id["dead"].fix
     assert "exit code 1" in by_id["bad"].message
@@ -55,6 +56,13 @@ def test_runs_finished_by_state() -> None:
     )
     assert by_id["void"].fix == "rm -r -- wandb/offline-run-20260101_000000-void"
     assert "bad crc" in by_id["junk"].message
+
+
+def test_a_policy_can_make_a_push_wait_for_running_runs() -> None:
+    policy = parse_policy("checks:\n  runs-finished: {pre-push: block}\n")
+    (found,) = runs_finished.check(ctx(run("live", "running"), policy=policy))
+    assert found.severity == "block"
+    assert found.fix.startswith("wait for the process writing wandb/offline-run-")
 
 
 def test_runs_synced_gives_the_exact_sync_command() -> None:

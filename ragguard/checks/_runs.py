@@ -36,10 +36,12 @@ def finish_finding(ctx: Context, run: Run, check: str) -> Finding | None:
 
 
 def _running(ctx: Context, run: Run, check: str) -> Finding:
-    """A push carries code, not results: a run still being written does not
-    stop it (the next push, and leaving the branch, check the run again)."""
+    """A run still being written blocks leaving the branch. At pre-push it
+    warns unless the policy makes runs-finished block there: the next push,
+    and leaving the branch, check the run again."""
     path = quote(ctx.shown(run.path))
-    severity: FindingSeverity = "warn" if ctx.stage == "pre-push" else "block"
+    waits = ctx.stage != "pre-push" or ctx.policy.severity(check, ctx.stage) == "block"
+    severity: FindingSeverity = "block" if waits else "warn"
     if run.shared_with:
         message = (
             f"is still open: run {run.shared_with} ended in the same process "
