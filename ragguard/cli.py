@@ -31,11 +31,14 @@ log = logging.getLogger(__name__)
 )
 def cli(debug: bool) -> None:
     """Enforce the team's experiment protocol on git branches and W&B runs."""
-    if debug or os.environ.get("RAGGUARD_DEBUG"):
-        from ragguard.diagnostics import debug_requested, enable_debug
+    if debug:
+        from ragguard.diagnostics import enable_debug
 
-        if debug or debug_requested():
-            enable_debug()
+        enable_debug()
+    elif os.environ.get("RAGGUARD_DEBUG"):
+        from ragguard.diagnostics import debug_from_env
+
+        debug_from_env()
 
 
 # Commands are registered below, one section per area. Keep each callback thin.
@@ -126,16 +129,9 @@ def hook_command(stage: str, git_args: tuple[str, ...]) -> int:
     ragguard hook pre-push REMOTE-NAME REMOTE-URL   (refs on standard input)
     ragguard hook post-checkout OLD NEW FLAG
     """
-    import time
-
     from ragguard.hooks import run_hook
 
-    started = time.perf_counter()
-    try:
-        return run_hook(stage, git_args, sys.stdin)
-    finally:
-        elapsed = (time.perf_counter() - started) * 1000
-        log.debug("hook %s took %.1f ms", stage, elapsed)
+    return run_hook(stage, git_args, sys.stdin)
 
 
 @cli.command("check")

@@ -11,7 +11,7 @@ import logging
 import os
 import platform
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from importlib import metadata
 
 from ragguard import __version__
@@ -61,18 +61,7 @@ def enable_debug() -> None:
     )
 
 
-def timed_hook(argv: Sequence[str]) -> int:
-    """``python -m ragguard hook ...`` (the shims' fast path) when
-    ``RAGGUARD_DEBUG`` is set: the hook, with diagnostics and its time."""
-    import time
-
-    from ragguard.hooks import main
-
+def debug_from_env() -> None:
+    """Turn diagnostics on when ``RAGGUARD_DEBUG`` asks for them."""
     if debug_requested():
         enable_debug()
-    started = time.perf_counter()
-    try:
-        return main(argv)
-    finally:
-        elapsed = (time.perf_counter() - started) * 1000
-        log.debug("hook %s took %.1f ms", " ".join(argv[:1]), elapsed)

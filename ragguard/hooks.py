@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -132,11 +133,16 @@ def run_hook(
         error.exit_code = Exit.USAGE  # a usage mistake: exit 2, like click's
         raise error
     out = out or sys.stdout
-    if stage in _AFTER_THE_FACT:
-        return _never_failing(stage, argv, out, env, cwd)
-    text = stdin if isinstance(stdin, str) else _read(stdin)
-    hook = _hook(stage, out, env, cwd)
-    return _STAGE_RUNNERS[stage](hook, list(argv), text)
+    started = time.perf_counter()
+    try:
+        if stage in _AFTER_THE_FACT:
+            return _never_failing(stage, argv, out, env, cwd)
+        text = stdin if isinstance(stdin, str) else _read(stdin)
+        hook = _hook(stage, out, env, cwd)
+        return _STAGE_RUNNERS[stage](hook, list(argv), text)
+    finally:
+        elapsed = (time.perf_counter() - started) * 1000
+        log.debug("hook %s took %.1f ms", stage, elapsed)
 
 
 def _hook(
@@ -537,12 +543,7 @@ def _push_context(
     # --- end of remote checks
     ctx = replace(ctx, runs=tuple(runs))
     if "run-commit" in enabled:
-        ctx = _lost_commits(hook, ctx, ref.local_oid, remote)
-        # A run of a commit amended or rebased away is still this branch's
-        # run: it must be finished and synced like the others.
-        known = {run.id for run in ctx.runs}
-        extra = tuple(run for run in ctx.orphans if run.id not in known)
-        ctx = replace(ctx, runs=ctx.runs + extra)
+        ctx = with_lost_commits(repo, policy, hook.runs(), ctx, ref.local_oid, remote)
     return ctx
 
 
@@ -580,15 +581,22 @@ def _read_fully_if_missing(hook: Hook, runs: Sequence[Run]) -> list[Run]:
     return [full.get(run.id, run) for run in runs]
 
 
-def _lost_commits(
-    hook: Hook, ctx: Context, local_oid: str, remote: str | None
+def with_lost_commits(
+    repo: Repo,
+    policy: Policy,
+    runs: Sequence[Run],
+    ctx: Context,
+    local_oid: str,
+    remote: str | None,
 ) -> Context:
-    """Fill ``lost_commits`` and ``orphans`` for run-commit (a few git calls)."""
+    """Fill ``lost_commits`` and ``orphans`` for run-commit (a few git calls)
+    as a push of ``local_oid`` to ``remote`` sees them. A run of a commit
+    amended or rebased away is still the branch's run: it joins ``runs``, to
+    be finished and synced like the others."""
     from ragguard.checks.run_commit import MISSING, ORPHANED, UNPUSHED
     from ragguard.selection import in_projects
 
-    repo = hook.repo
-    everyone = in_projects(hook.runs(), hook.policy)
+    everyone = in_projects(runs, policy)
     wanted = {run.commit for run in everyone if run.commit}
     present = repo.existing_commits(wanted)
     lost: dict[str, str] = {c: MISSING for c in wanted - present}
@@ -602,8 +610,10 @@ def _lost_commits(
     orphans = _orphans_of(repo, ctx, everyone, unreachable, local_oid)
     mine_missing = {r.commit for r in ctx.runs if r.commit in lost}
     keep = mine_missing | {r.commit for r in orphans}
+    known = {run.id for run in ctx.runs}
     return replace(
         ctx,
+        runs=ctx.runs + tuple(run for run in orphans if run.id not in known),
         lost_commits={c: why for c, why in lost.items() if c in keep},
         orphans=tuple(orphans),
     )
@@ -1077,7 +1087,7 @@ def main(argv: Sequence[str]) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception:
-        if os.environ.get("RAGGUARD_DEBUG"):
+        if log.isEnabledFor(logging.DEBUG):
             raise
         sys.stderr.write(
             "ragguard: unexpected error; rerun with `ragguard --debug hook ...` "

@@ -166,22 +166,10 @@ def _with_lost_commits(
     tip = repo.branch_oid(ctx.branch or "")
     if tip is None:
         return ctx
-    import io
+    from ragguard.hooks import with_lost_commits
 
-    from ragguard.checks import Skip
-    from ragguard.hooks import Hook, _lost_commits, _remote_of
-
-    hook = Hook(
-        "pre-push", repo, policy, Skip(frozenset(), None), io.StringIO(), {},
-        list(everything),
-    )  # fmt: skip
-    upstream = repo.upstream_of(ctx.branch or "")
-    remote = _remote_of(repo, upstream) if upstream else repo.primary_remote()
-    ctx = _lost_commits(hook, ctx, tip, remote)
-    known = {run.id for run in ctx.runs}
-    return replace(
-        ctx, runs=ctx.runs + tuple(r for r in ctx.orphans if r.id not in known)
-    )
+    remote = ctx.left.remote if ctx.left else None
+    return with_lost_commits(repo, policy, everything, ctx, tip, remote)
 
 
 def _without_commit(ctx: Context, everything: Sequence[Run]) -> list[Finding]:
@@ -225,16 +213,18 @@ def _unignored_roots(repo: Repo, policy: Policy, found: Search) -> list[Finding]
             inside.append(rel)
     if not inside:
         return []
-    probes = [f"{rel}/offline-run-00000000_000000-x/run-x.wandb" for rel in inside]
-    out = repo.git(
-        "check-ignore", "--no-index", "-z", "--stdin",
-        input="\0".join(probes) + "\0", check=False,
-    )  # fmt: skip
+    # Two files of a run folder stand for the root: `*.wandb` alone leaves
+    # every run's files/ and logs/ to be committed.
+    run = "offline-run-00000000_000000-x"
+    probes = {
+        rel: (f"{rel}/{run}/run-x.wandb", f"{rel}/{run}/files/output.log")
+        for rel in inside
+    }
+    listed = [path for pair in probes.values() for path in pair]
+    args = ("check-ignore", "--no-index", "-z", "--stdin")
+    out = repo.git(*args, input="\0".join(listed) + "\0", check=False)
     ignored = set(out.stdout.split("\0"))
-    return [
-        _unignored(rel) for rel, probe in zip(inside, probes, strict=True)
-        if probe not in ignored
-    ]  # fmt: skip
+    return [_unignored(rel) for rel, pair in probes.items() if not ignored >= set(pair)]
 
 
 def _unignored(rel: str) -> Finding:

@@ -461,7 +461,14 @@ def test_8_runs_left_open_in_a_notebook_say_so(repo: Path) -> None:
     try:
         assert kernel.stdout is not None
         _ready, first, last = kernel.stdout.readline().split()
-        runs = {r.id: r for r in load_runs([repo / "wandb"], stale_after=0.0)}
+
+        def read() -> dict[str, Run]:
+            return {r.id: r for r in load_runs([repo / "wandb"], stale_after=0.0)}
+
+        # finish() returns before wandb-core has always written the exit
+        # record out: wait for it, as a user's next command would meet it.
+        _until(lambda: read()[last].state == "finished", "the exit record")
+        runs = read()
         assert (runs[last].state, runs[first].state) == ("finished", "running")
         assert runs[first].shared_with == last
         open_one = finish_finding(_ctx(repo, ()), runs[first], "runs-finished")

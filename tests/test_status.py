@@ -116,3 +116,17 @@ def test_status_imports_neither_wandb_nor_gitpython(work: Path) -> None:
         [sys.executable, "-c", code], cwd=work, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("ignore", "warned"),
+    [("*.wandb\n", True), ("/wandb/\n", False), ("wandb/*\n", False)],
+)
+def test_a_run_root_half_covered_by_gitignore_is_reported(
+    work: Path, ignore: str, warned: bool
+) -> None:
+    """`*.wandb` keeps the logs out, but `git add .` would still commit every
+    run's files/ and logs/."""
+    (work / ".gitignore").write_text(ignore)
+    found = [f for f in status(work).findings if f.check == "staged-runs"]
+    assert [f.subject for f in found] == (["wandb/"] if warned else [])
