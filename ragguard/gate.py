@@ -273,6 +273,18 @@ def resolve_commit(repo: Any, ref: str) -> str:
     return str(oid)
 
 
+def names_a_branch(repo: Any, ref: str) -> bool:
+    """Whether ``ref`` is a local or remote-tracking branch, not a commit id,
+    a tag or a detached ``HEAD``."""
+    from ragguard.gitrepo import HEADS, REMOTES
+
+    return any(
+        full in repo.refs
+        for full in (ref, HEADS + ref, REMOTES + ref)
+        if full.startswith((HEADS, REMOTES))
+    )
+
+
 def branch_name(repo: Any, ref: str) -> str:
     """The branch a ref stands for: ``origin/exp/a`` and ``refs/heads/exp/a``
     are ``exp/a`` (runs name their branch in ``git_branch`` without a remote)."""
@@ -328,11 +340,14 @@ def gate_command(
     env = os.environ if env is None else env
     repo = Repo.discover(cwd)
     policy = target_policy(repo, target) or load_policy(repo.root)
+    if head in ("HEAD", "@"):
+        head = None  # the default, spelled out: the branch checked out, if any
     head_ref = head or repo.head_ref or "HEAD"
     runs = local_runs(repo, policy)
     name = branch_name(repo, head_ref)
     filled = None  # a protected branch (main after a merge) has no branch doc
-    detached = head is None and repo.head_ref is None  # a CI checkout: no branch
+    # A detached checkout (CI) or a commit id: no branch, so no branch doc.
+    detached = not names_a_branch(repo, head_ref)
     documented = not detached and not policy.branches.is_protected(name)
     if documented and name != repo.default_branch(policy):
         filled = head_doc_filled(repo, policy, name, resolve_commit(repo, head_ref))

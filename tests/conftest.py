@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import wandb_server
 
 import ragworld
 import wandbgen
@@ -134,6 +135,17 @@ def make_repo(base: Path) -> Path:
 def repo(tmp_path: Path) -> Path:
     """A repository with one commit on ``main`` and a bare ``origin`` it tracks."""
     return make_repo(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[wandb_server.Server]:
+    """A real W&B-compatible server on loopback (openwandb), once per session."""
+    if wandb_server.openwandb_executable() is None:
+        pytest.skip("openwandb is not installed: pip install -e '.[test]'")
+    base = tmp_path_factory.mktemp("openwandb")
+    running = wandb_server.start(base, isolated_env(base / "home"))
+    yield running
+    wandb_server.stop(running.process)
 
 
 # --- end-to-end: the pre-commit framework, built once per session -----------

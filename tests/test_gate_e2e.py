@@ -98,6 +98,23 @@ def test_an_undocumented_branch_fails(gated: Path) -> None:
     assert "ragguard doc init exp/nodoc" in result.stdout
 
 
+def test_head_spelled_out_or_a_commit_id_names_no_other_branch(gated: Path) -> None:
+    """`--head HEAD` is the default spelled out: the checked-out branch's doc,
+    not a doc for a branch named HEAD. On a detached checkout `--head HEAD`
+    or `--head <sha>` names no branch, so no doc is asked for (issue 8, 11)."""
+    experiment(gated, "exp/nodoc", 0.95, doc=False)
+    sha = git(gated, "rev-parse", "HEAD").stdout.strip()
+    attached = run_ragguard(gated, "gate", "--head", "HEAD")
+    git(gated, "checkout", "-q", sha)
+    detached = [run_ragguard(gated, "gate", "--head", h) for h in ("HEAD", sha)]
+
+    assert attached.returncode == 1
+    assert "ragguard doc init exp/nodoc" in attached.stdout
+    for result in detached:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "branch doc" not in result.stdout
+
+
 def test_an_unknown_head_is_a_one_line_error(gated: Path) -> None:
     result = run_ragguard(gated, "gate", "--head", "no-such-branch")
     assert result.returncode == 6

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+import wandbgen
 from e2e_support import (
+    SETUP_FILES,
     Clone,
     Output,
     commit_setup,
@@ -67,6 +69,21 @@ def teammate_pushes_to_main(clone: Clone, tmp_path: Path, name: str) -> None:
     other = tmp_path / f"teammate-{name}"
     ok(git(tmp_path, "clone", "-q", str(clone.origin), str(other)))
     commit_file(other, f"{name}.md", "notes\n", f"Add the {name} notes on main")
+    ok(git(other, "push", "-q", "origin", "main"))
+    ok(git(clone.work, "fetch", "-q", "origin"))
+
+
+def teammate_sets_up_main(clone: Clone, tmp_path: Path) -> None:
+    """The team adopts ragguard on main: a teammate commits the same set-up
+    files, so a checkout of origin/main runs the hooks (through the pre-commit
+    framework too, which needs its config in the commit checked out)."""
+    other = tmp_path / "teammate-setup"
+    ok(git(tmp_path, "clone", "-q", str(clone.origin), str(other)))
+    for name in SETUP_FILES:
+        if (clone.work / name).exists():
+            (other / name).write_bytes((clone.work / name).read_bytes())
+    ok(git(other, "add", "-A"))
+    ok(git(other, "commit", "-q", "-m", "Set up ragguard for the whole team"))
     ok(git(other, "push", "-q", "origin", "main"))
     ok(git(clone.work, "fetch", "-q", "origin"))
 
@@ -192,6 +209,23 @@ def test_the_first_commit_passes_quietly(
     assert said(first.text) == ["ragguard pre-commit: ok", "ragguard commit-msg: ok"]
 
 
+def test_the_first_commit_on_master_passes_quietly(
+    request: pytest.FixtureRequest, tmp_path: Path, install_path: str
+) -> None:
+    """git's own default (master) while init.defaultBranch says main: the
+    branch being born is the default branch, so no branch doc is asked for."""
+    work = tmp_path / "work"
+    ok(git(tmp_path, "init", "-q", "-b", "master", str(work)))
+    set_up_ragguard(request, work, install_path)
+    (work / "README.md").write_text("# RAG experiments\n")
+    ok(git(work, "add", "-A"))
+
+    first = git(work, "commit", "-m", "Start the RAG experiment repository")
+
+    assert first.code == 0, first.text
+    assert said(first.text) == ["ragguard pre-commit: ok", "ragguard commit-msg: ok"]
+
+
 # --- 13: rebase, cherry-pick and merge go through ----------------------------
 
 
@@ -199,15 +233,19 @@ def test_the_first_commit_passes_quietly(
 def test_a_rebase_of_several_commits_is_silent(
     clone: Clone, tmp_path: Path, backend: str
 ) -> None:
+    """main carries the set-up: else the rebase's checkout of origin/main has
+    no .pre-commit-config.yaml and the framework never reaches ragguard."""
     ready(clone)
     for n in (1, 2, 3):
         commit_file(clone.work, f"step{n}.py", f"STEP = {n}\n", f"Add step {n} of BM25")
+    teammate_sets_up_main(clone, tmp_path)
     teammate_pushes_to_main(clone, tmp_path, "eval")
 
     rebased = clone.git("rebase", f"--{backend}", "origin/main")
 
     assert rebased.code == 0, rebased.text
     assert "ragguard:" not in rebased.text  # neither "left main" nor "detached"
+    assert "No .pre-commit-config.yaml" not in rebased.text  # the hook did run
     assert clone.git("symbolic-ref", "HEAD").text.strip() == "refs/heads/exp/bm25"
 
 
@@ -230,6 +268,32 @@ def test_a_cherry_pick_of_a_message_made_with_no_verify_completes(
     assert picked.code == 0, picked.text
     assert "[commit-msg]" not in picked.text
     assert clone.git("log", "-1", "--format=%s").text.strip() == "wip"
+
+
+def test_a_conflicted_merge_of_two_experiments_completes(clone: Clone) -> None:
+    """The merge gate (on here) judges merges into protected branches only:
+    combining two experiments goes through, also when a conflict stops it and
+    `git commit` finishes it (pre-commit and commit-msg run then, not
+    pre-merge-commit). Without its protection test the gate would refuse."""
+    off, on = "merge:\n  metric: null", "merge:\n  metric: recall@5"
+    policy = clone.work / ".ragguard.yaml"
+    assert off in policy.read_text()
+    policy.write_text(policy.read_text().replace(off, on))
+    ready(clone)
+    commit_file(clone.work, "notes.md", "bm25 notes\n", "Write down the BM25 notes")
+    ok(clone.git("switch", "-q", "-c", "exp/bm25-k1", "exp/bm25~1"))
+    commit_file(clone.work, "notes.md", "k1 notes\n", "Write down the BM25 k1 notes")
+    mark_synced(wandbgen.write_run(clone.work, summary={"recall@5": 0.6}))
+    ok(clone.git("switch", "-q", "exp/bm25"))
+    assert clone.git("merge", "exp/bm25-k1").code != 0  # both changed notes.md
+    (clone.work / "notes.md").write_text("bm25 notes\nk1 notes\n")
+    ok(clone.git("add", "notes.md"))
+
+    merged = clone.git("commit", "--no-edit")
+
+    assert merged.code == 0, merged.text
+    assert "blocked" not in merged.text
+    assert clone.git("rev-parse", "-q", "--verify", "HEAD^2").code == 0
 
 
 # --- 14: file checkout, switch -c, switch - ---------------------------------
@@ -257,6 +321,20 @@ def test_checkout_of_a_file_new_branch_and_back(clone: Clone) -> None:
     assert any(run_id in line for line in lines[start + 1 :]), "the runs table"
 
 
+def test_a_file_checkout_just_after_a_switch_is_silent(clone: Clone) -> None:
+    """HEAD's newest reflog entry is then a switch: only the hook's flag
+    (0 for files) tells a file checkout from a branch checkout."""
+    ready(clone)
+    ok(clone.git("switch", "-q", "-c", "exp/bm25-k1"))
+    ok(clone.git("switch", "-q", "exp/bm25"))
+    (clone.work / "README.md").write_text("edited\n")
+
+    restored = clone.git("checkout", "--", "README.md")
+
+    assert restored.code == 0, restored.text
+    assert said(restored.text) == []
+
+
 @pytest.mark.parametrize("clone", ["direct"], indirect=True)
 def test_ragguard_switch_c_without_the_hook_says_one_line_too(clone: Clone) -> None:
     ready(clone)
@@ -275,8 +353,9 @@ def test_ragguard_switch_c_without_the_hook_says_one_line_too(clone: Clone) -> N
 # --- 15: no upstream yet ----------------------------------------------------
 
 
-@pytest.mark.parametrize("clone", ["direct"], indirect=True)
 def test_a_first_push_with_u_and_no_upstream_is_fine(clone: Clone) -> None:
+    """Both installs: the framework hands pre-push the ref in PRE_COMMIT_*
+    variables, with the parent of the first new commit for a new branch."""
     ready(clone)
     ok(clone.git("branch", "exp/next", "exp/bm25~1"))
     left = clone.git("switch", "exp/next")
@@ -290,6 +369,21 @@ def test_a_first_push_with_u_and_no_upstream_is_fine(clone: Clone) -> None:
     assert pushed.code == 0, pushed.text
     assert "blocked" not in pushed.text
     assert "[left-behind]" not in clone.git("switch", "exp/next").text
+
+
+@pytest.mark.parametrize("clone", ["direct"], indirect=True)
+def test_a_branch_pushed_without_u_can_be_left(clone: Clone) -> None:
+    """No upstream, but its commits are on the remote: nothing is left
+    behind, so even the blocking `ragguard switch` lets it go."""
+    ready(clone)
+    ok(clone.git("push", "-q", "origin", "exp/bm25"))
+    ok(clone.git("branch", "exp/next", "exp/bm25~1"))
+
+    left = clone.ragguard("switch", "exp/next")
+
+    assert left.code == 0, left.text
+    assert "[left-behind]" not in left.text
+    assert clone.git("symbolic-ref", "--short", "HEAD").text.strip() == "exp/next"
 
 
 @pytest.mark.parametrize("clone", ["direct"], indirect=True)
@@ -369,6 +463,33 @@ def test_a_doc_folder_git_recorded_in_another_case_is_found(clone: Clone) -> Non
     assert "ragguard: on feature/b" not in switched.text
     back = clone.git("switch", "feature/b")
     assert "doc docs/branches/Feature/b.md" in back.text
+
+
+@pytest.mark.parametrize("clone", ["direct"], indirect=True)
+@pytest.mark.parametrize(
+    ("branch", "recorded"), [("feature/b", "Feature/b"), ("feature/é", "Feature/É")]
+)
+def test_a_case_folded_doc_is_found_in_a_branch_pushed_from_elsewhere(
+    clone: Clone, branch: str, recorded: str
+) -> None:
+    """`git push origin feature/b` from another branch: the doc is only in
+    the pushed commit (as Feature/b.md), not in the work tree; a non-ASCII
+    path must be read unquoted (ls-tree -z) to match."""
+    ready(clone)
+    ok(clone.git("config", "core.ignorecase", "true"))
+    ok(clone.git("switch", "-q", "-c", branch))
+    doc = clone.work / "docs" / "branches" / f"{recorded}.md"
+    doc.parent.mkdir(parents=True)
+    doc.write_text(GOAL.format(branch=branch))
+    ok(clone.git("add", "docs"))
+    ok(clone.git("commit", "-q", "-m", f"Document the {branch} experiment"))
+    ok(clone.git("switch", "-q", "exp/bm25"))
+    assert not doc.exists()
+
+    pushed = clone.git("push", "origin", branch)
+
+    assert pushed.code == 0, pushed.text
+    assert branch in clone.remote_branches()
 
 
 # --- 19: --no-verify ---------------------------------------------------------

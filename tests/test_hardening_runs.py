@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
+import wandb_server
 from test_runs_crosscheck import proto_records, write_log
 
 import wandbgen
@@ -129,7 +131,25 @@ def test_1_a_run_whose_log_is_only_its_header_is_running(
         assert finding.severity == "warn" and "still running" in finding.message
         assert "sync" not in finding.fix
     assert all((p.skip or "").startswith("still running") for p in plan([run, copy]))
-    assert "sync" not in status(repo).next
+    # Nothing at all, not only the next step: its run record (the commit) is
+    # not written yet, and that must not make it a run "without a commit".
+    shown = status(repo)
+    assert "sync" not in shown.next
+    assert not [f for f in shown.findings if "sync" in f.fix], shown.findings
+
+
+def test_1_a_header_only_copy_of_an_old_run_is_empty(
+    repo: Path, tmp_path: Path
+) -> None:
+    """A copy's mtime is fresh, but its folder name says when the run began:
+    a header-only log begun days ago is not a run being written."""
+    live = wandbgen.write_run(repo, ending="running", run_id="old00001")
+    begun = time.strftime("%Y%m%d_%H%M%S", time.localtime(time.time() - 3 * 86400))
+    copy = tmp_path / "old" / "wandb" / f"offline-run-{begun}-old00001"
+    shutil.copytree(live, copy, ignore=shutil.ignore_patterns("logs"))
+    assert _log(copy).stat().st_size == 7
+    (run,) = load_runs([copy.parent])
+    assert run.state == "empty", run.reason
 
 
 def test_1_a_run_killed_in_its_first_seconds_is_empty(repo: Path) -> None:
@@ -138,6 +158,32 @@ def test_1_a_run_killed_in_its_first_seconds_is_empty(repo: Path) -> None:
     _until(lambda: _writers_gone(early), "wandb-core to exit")
     (run,) = load_runs([repo / "wandb"])  # a fresh log, its writers known dead
     assert run.state == "empty"
+
+
+def test_a_core_log_shared_by_two_runs_gives_each_its_own_core(
+    repo: Path, tmp_path: Path
+) -> None:
+    """wandb-core names its log by the second it started, so two runs begun
+    in the same second link to one file holding both cores' socket lines;
+    each run's writer is the core whose socket names that run's process."""
+    first = wandbgen.write_run(repo, run_id="first001")
+    second = wandbgen.write_run(repo, run_id="second01")
+    own = read_segment(str(second))
+    other = read_segment(str(first))
+    assert own.core_pid and other.core_pid and own.core_pid != other.core_pid
+
+    # The file both would have linked to: the first core's lines come first.
+    shared = tmp_path / "core-debug-shared.log"
+    shared.write_bytes(
+        (first / "logs" / "debug-core.log").read_bytes()
+        + (second / "logs" / "debug-core.log").read_bytes()
+    )
+    copy = tmp_path / "wandb" / second.name
+    shutil.copytree(second, copy, symlinks=True)
+    (copy / "logs" / "debug-core.log").unlink()
+    (copy / "logs" / "debug-core.log").symlink_to(shared)
+    seen = read_segment(str(copy))
+    assert (seen.pid, seen.core_pid) == (own.pid, own.core_pid)
 
 
 # --- 2. a run synced twice ----------------------------------------------------------
@@ -167,6 +213,54 @@ def test_2_a_synced_run_is_never_proposed_again_and_a_resync_warns(
     assert lines[1].startswith("twice002 would sync: wandb sync ")
 
 
+def test_2_a_run_synced_twice_by_wandb_warns_and_is_duplicated(
+    repo: Path,
+    server: wandb_server.Server,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The marker above is made by hand; here the real ``wandb sync`` makes it
+    (against openwandb on loopback), and the server shows why the second
+    upload earns its warning: it holds every logged point twice."""
+    (repo / ".ragguard.yaml").write_text(
+        f"wandb:\n  entity: {wandb_server.ENTITY}\n  project: twice\n"
+    )
+    wandbgen.write_run(
+        repo, run_id="real0002", project="twice",
+        history=[{"loss": 1.0 / (step + 1)} for step in range(5)],
+    )  # fmt: skip
+    monkeypatch.setenv("WANDB_BASE_URL", server.url)
+    monkeypatch.setenv("WANDB_API_KEY", server.api_key)
+    monkeypatch.chdir(repo)
+    assert main(["sync", "--all"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["real0002 synced", "1 synced"]
+    once = _points(server, "real0002")
+    assert once == 5
+
+    (run,) = load_runs([repo / "wandb"])
+    assert (run.state, run.sync) == ("finished", "synced")
+    assert plan([run]) == [] and run_checks("pre-push", _ctx(repo, (run,))) == []
+    assert main(["sync", "--all"]) == 0
+    assert capsys.readouterr().out.startswith("nothing to sync: ")
+    assert _points(server, "real0002") == once
+
+    assert main(["sync", "real0002"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "warning: real0002 is already synced; syncing it again can duplicate "
+        "its data on the server: check W&B first",
+        "real0002 synced",
+        "1 synced",
+    ]
+    assert _points(server, "real0002") == 2 * once
+
+
+def _points(server: wandb_server.Server, run_id: str) -> int:
+    """How many ``loss`` points the server holds for the run."""
+    url = f"{server.url}/api/v2/runs/{run_id}/metrics?key=loss"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return len(json.load(response)["metrics"])
+
+
 # --- 3. finished, killed and live runs in one folder ---------------------------------
 
 
@@ -174,23 +268,28 @@ def test_3_only_ended_unsynced_runs_block_a_push(repo: Path) -> None:
     (repo / ".ragguard.yaml").write_text("wandb:\n  stale_after: 1s\n")
     _commit_doc(repo, "exp/a", "Document the BM25 retrieval experiment")
     _install(repo)
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         jobs = [
             pool.submit(wandbgen.write_run, repo, run_id="done0003"),
+            pool.submit(
+                wandbgen.write_run, repo, run_id="fail0003", ending="exception"
+            ),
             pool.submit(wandbgen.write_run, repo, run_id="kill0003", ending="sigkill"),
             pool.submit(wandbgen.write_run, repo, run_id="live0003", ending="running"),
         ]
-        done, killed, _live = (job.result() for job in jobs)
+        done, failed, killed, _live = (job.result() for job in jobs)
     _until(lambda: _quiet(_log(killed)), "the killed run's log to stay unchanged")
 
     states = {r.id: r.state for r in load_runs([repo / "wandb"], stale_after=1.0)}
-    assert states == {"done0003": "finished", "kill0003": "crashed",
-                      "live0003": "running"}  # fmt: skip
+    assert states == {"done0003": "finished", "fail0003": "failed",
+                      "kill0003": "crashed", "live0003": "running"}  # fmt: skip
     pushed = git(repo, "push", "-u", "origin", "exp/a", check=False)
     text = _out(pushed)
     assert pushed.returncode == 1, text
-    assert "ragguard pre-push: blocked by 1 problem, 2 warnings" in text
+    assert "ragguard pre-push: blocked by 2 problems, 3 warnings" in text
     assert "[runs-synced] run done0003: offline run is not synced to W&B" in text
+    assert "[runs-synced] run fail0003: offline run is not synced to W&B" in text
+    assert "[runs-finished] run fail0003: failed with exit code 1" in text
     assert "[runs-finished] run kill0003: crashed: no exit record" in text
     assert "[runs-finished] run live0003: is still running" in text
     killed_path = killed.relative_to(repo).as_posix()
@@ -200,6 +299,7 @@ def test_3_only_ended_unsynced_runs_block_a_push(repo: Path) -> None:
     )
 
     _marker(done)
+    _marker(failed)
     pushed = git(repo, "push", "-u", "origin", "exp/a", check=False)
     assert pushed.returncode == 0, _out(pushed)
 
@@ -408,19 +508,31 @@ def test_6_a_run_without_commit_and_one_on_an_amended_commit_are_named(
     assert f"run amend006: records commit {amended[:12]}, which no branch" in pushed
     assert f"fix: {by_id['amend006'].fix}" in pushed
 
+    # Kept in W&B, the run without a commit is dismissed: status stops naming it.
+    _marker(no_commit)
+    assert "nocom006" not in {f.subject.split()[1] for f in status(repo).findings}
+
 
 # --- 7. a project or entity other than the policy's ---------------------------
 
 
 def test_7_the_sync_command_names_project_and_entity(repo: Path) -> None:
-    (repo / ".ragguard.yaml").write_text("wandb:\n  entity: team\n  project: rag\n")
+    """Every printed ``wandb sync``: the unsynced runs' and the crashed one's."""
+    (repo / ".ragguard.yaml").write_text(
+        "wandb:\n  entity: team\n  project: rag\n  stale_after: 1s\n"
+    )
     _commit_doc(repo, "exp/c", "Try a cross-encoder reranker")
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=3) as pool:
         jobs = [
             pool.submit(wandbgen.write_run, repo, run_id="other007", project="rag-b"),
             pool.submit(wandbgen.write_run, repo, run_id="same0007", project="rag"),
-        ]
-        other, same = (job.result() for job in jobs)
+            pool.submit(
+                wandbgen.write_run, repo, run_id="kill0007", project="rag-b",
+                ending="sigkill",
+            ),
+        ]  # fmt: skip
+        other, same, killed = (job.result() for job in jobs)
+    _until(lambda: _quiet(_log(killed)), "the killed run's log to stay unchanged")
     fixes = {
         f.subject.split()[1]: f.fix
         for f in status(repo).findings
@@ -431,6 +543,8 @@ def test_7_the_sync_command_names_project_and_entity(repo: Path) -> None:
         "other007": f"wandb sync -p rag -e team {other.relative_to(repo)}",
         "same0007": f"wandb sync -e team {same.relative_to(repo)}",
     }
+    (crashed,) = [f for f in status(repo).findings if "kill0007" in f.subject]
+    assert f"wandb sync -p rag -e team {killed.relative_to(repo)} or" in crashed.fix
 
 
 # --- 8. several runs in one notebook cell --------------------------------------
@@ -495,3 +609,85 @@ def test_8_runs_left_open_in_a_notebook_say_so(repo: Path) -> None:
         "is a notebook run left open when the kernel restarted"
     )
     assert "rm -r -- wandb/" in crashed.fix
+
+
+_SWEEP = textwrap.dedent(
+    """
+    import time, wandb
+    for trial in range(2):  # as wandb.agent runs trials, one after the other
+        run = wandb.init(project="rag", reinit="create_new")
+        for step in range(100):
+            run.log({"loss": 1.0 / (step + 1), "note": "x" * 1000})
+        if trial == 0:
+            run.finish()
+    print("READY", run.id, flush=True)
+    time.sleep(3600)
+    """
+)
+
+
+def test_8_the_current_run_of_a_loop_in_one_process_is_simply_running(
+    repo: Path,
+) -> None:
+    """A sweep agent runs its trials in one process, each begun after the
+    previous one ended: the trial under way is running, not left open."""
+    agent = subprocess.Popen(
+        [sys.executable, "-c", _SWEEP],
+        cwd=repo,
+        env=wandbgen.run_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert agent.stdout is not None
+        _ready, current = agent.stdout.readline().split()
+
+        def read() -> dict[str, Run]:
+            return {r.id: r for r in load_runs([repo / "wandb"], stale_after=0.0)}
+
+        _until(lambda: len(read()) == 2, "both trials' logs")
+        (ended,) = [r for r in read().values() if r.id != current]
+        _until(lambda: read()[ended.id].state == "finished", "the exit record")
+        runs = read()
+        assert runs[current].state == "running"
+        assert runs[current].shared_with is None
+        found = finish_finding(_ctx(repo, ()), runs[current], "runs-finished")
+        assert found is not None and "notebook" not in found.message
+    finally:
+        agent.kill()
+        agent.wait(timeout=30)
+
+
+def test_8_a_reused_pid_alone_does_not_make_a_notebook(
+    repo: Path, tmp_path: Path
+) -> None:
+    """Two runs share a kernel only when both the user process and wandb-core
+    match: pids are reused, and a later process with the first one's pid but
+    its own wandb-core is another session, not a notebook left open."""
+    # One after the other: wandb-core names its log by the second it started.
+    killed = wandbgen.write_run(repo, run_id="kill0008", ending="early-kill")
+    ended = wandbgen.write_run(repo, run_id="done0008")
+    _until(lambda: _writers_gone(killed), "wandb-core to exit")
+    root = tmp_path / "wandb"
+    for folder in (killed, ended):
+        shutil.copytree(folder, root / folder.name)  # links become files
+    dead, later = read_segment(str(killed)), read_segment(str(ended))
+    assert dead.pid and dead.core_pid and later.pid and later.core_pid
+    assert dead.core_pid != later.core_pid
+    _give_pid(root / ended.name, later.pid, dead.pid)
+    copied = read_segment(str(root / ended.name))
+    assert (copied.pid, copied.core_pid) == (dead.pid, later.core_pid)
+    runs = {r.id: r for r in load_runs([root], stale_after=0.0)}
+    assert runs["done0008"].state == "finished"
+    assert runs["kill0008"].shared_with is None
+
+
+def _give_pid(folder: Path, old: int, new: int) -> None:
+    """Rewrite a run folder's logs as if its user process had had pid ``new``."""
+    logs = folder / "logs"
+    debug = (logs / "debug.log").read_text()
+    debug = debug.replace(f":{old} [", f":{new} [")
+    (logs / "debug.log").write_text(debug.replace(f"pid to {old}", f"pid to {new}"))
+    core = (logs / "debug-core.log").read_text()
+    (logs / "debug-core.log").write_text(core.replace(f"wandb-{old}-", f"wandb-{new}-"))

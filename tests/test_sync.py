@@ -17,22 +17,12 @@ import pytest
 import wandb_server
 
 import wandbgen
-from conftest import git, isolated, isolated_env, make_repo
+from conftest import git, isolated, make_repo
 from ragguard.cli import main
 from ragguard.config import DEFAULT_POLICY
 from ragguard.errors import Exit
 from ragguard.runs.model import Run
 from ragguard.sync import _judge, human_size, plan, sync_args
-
-
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[wandb_server.Server]:
-    if wandb_server.openwandb_executable() is None:
-        pytest.skip("openwandb is not installed: pip install -e '.[test]'")
-    base = tmp_path_factory.mktemp("openwandb")
-    running = wandb_server.start(base, isolated_env(base / "home"))
-    yield running
-    wandb_server.stop(running.process)
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-VERSION = 12  # bump when Segment's fields or meaning change
+VERSION = 13  # bump when Segment's fields or meaning change
 _PYTHON = f"py{sys.version_info[0]}{sys.version_info[1]}"
 
 

@@ -417,9 +417,16 @@ def _debug_log_facts(path: str) -> dict[str, Any]:
             core = handle.read(_HEAD_OF_DEBUG_LOG)
     except OSError:
         return facts
-    if found := _CORE_PID_RE.search(core):
+    # wandb-core names its log by the second it started: cores started in the
+    # same second share one file, so take the socket of this run's process.
+    own = _own_core_re(facts["pid"]) if "pid" in facts else None
+    if found := (own and own.search(core)) or _CORE_PID_RE.search(core):
         facts["core_pid"] = int(found[1])
     return facts
+
+
+def _own_core_re(pid: int) -> re.Pattern[bytes]:
+    return re.compile(rb"wandb-%d-(\d+)-\d+/socket" % pid)
 
 
 def _upload_evidence(path: str) -> bool:

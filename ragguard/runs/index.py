@@ -494,6 +494,9 @@ def _shared_processes(segments: Sequence[Segment]) -> dict[str, str]:
     when the kernel is restarted. Pids are reused, so both pids (the user
     process and wandb-core, 0.17 on) must match, and the two runs must have
     begun within a day of each other, on the same host when both are known.
+    The open run must have begun before the other ended: a loop in one
+    process (a sweep agent) begins each run after the previous one ended,
+    and its current run is simply running.
     """
     ended: dict[tuple[int | None, int | None], list[Segment]] = {}
     for segment in segments:
@@ -507,16 +510,21 @@ def _shared_processes(segments: Sequence[Segment]) -> dict[str, str]:
         if segment.exit_seen or not (segment.pid and segment.core_pid):
             continue
         for other in ended.get((segment.pid, segment.core_pid), ()):
-            if other.id != segment.id and _same_session(segment, other):
+            if other.id != segment.id and _left_open(segment, other):
                 found[segment.id] = other.id
                 break
     return found
 
 
-def _same_session(one: Segment, other: Segment) -> bool:
-    if one.host and other.host and one.host != other.host:
+def _left_open(open_one: Segment, ended: Segment) -> bool:
+    """Whether ``open_one`` was open in the session where ``ended`` ended."""
+    if open_one.host and ended.host and open_one.host != ended.host:
         return False
-    return abs(_segment_time(one) - _segment_time(other)) < 86400.0
+    begun = open_one.started_at
+    if begun is None:  # the folder's stamp, whole seconds: the latest it can be
+        begun = _segment_time(open_one) + 1.0
+    end = ended.log_mtime or _segment_time(ended)
+    return begun < end and end - begun < 86400.0
 
 
 def _drop_copies(parts: list[Segment]) -> list[Segment]:
