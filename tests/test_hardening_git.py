@@ -7,6 +7,7 @@ where the way changes what git runs; the rest use the direct install only.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -528,6 +529,31 @@ def test_what_no_verify_let_through_is_caught_at_push_and_in_ci(clone: Clone) ->
 
 
 @pytest.mark.parametrize("clone", ["direct"], indirect=True)
+def test_the_gate_in_a_ci_clone_catches_what_no_verify_let_through(
+    clone: Clone, tmp_path: Path
+) -> None:
+    """CI runs the gate in a clone of its own, where every commit of the
+    branch is already on the remote (examples/ci): the message and the run
+    data that `git commit --no-verify` and `git push --no-verify` let through
+    are refused there, by --head as the workflow gives it and detached."""
+    ready(clone)
+    ok(clone.git("add", "-f", str(clone.run_folder.relative_to(clone.work))))
+    ok(clone.git("commit", "-q", "--no-verify", "-m", "wip"))
+    short = tip(clone.work)[:10]
+    ok(clone.git("push", "-q", "--no-verify", "-u", "origin", "exp/bm25"))
+    ci = tmp_path / "ci"
+    ok(git(tmp_path, "clone", "-q", str(clone.origin), str(ci)))
+    ok(git(ci, "checkout", "-q", "--detach", "origin/exp/bm25"))
+
+    for head in (["--head", "origin/exp/bm25"], []):
+        gate = ("gate", "--target", "origin/main", *head)
+        gated = Output.of(run(ci, sys.executable, "-m", "ragguard", *gate))
+        assert gated.code == 1, (head, gated.text)
+        assert f"[commit-msg] commit {short} message 'wip'" in gated.text, head
+        assert f"W&B run data was committed in {short}" in gated.text, head
+
+
+@pytest.mark.parametrize("clone", ["direct"], indirect=True)
 def test_every_ragguard_skip_is_logged(clone: Clone) -> None:
     ready(clone)
     (clone.work / "train.py").write_text("retriever = 'bm25'\nchunk_size = 768\n")
@@ -540,3 +566,21 @@ def test_every_ragguard_skip_is_logged(clone: Clone) -> None:
     assert [line.split("\t")[1:] for line in log] == [
         ["commit-msg", "commit-msg", "exp/bm25", "typo fix"]
     ]
+
+
+def test_a_skip_of_every_check_is_logged_by_each_commit_hook(clone: Clone) -> None:
+    """With RAGGUARD_SKIP=all a hook has nothing left to run, and must log
+    all the same: the run data and the message let through here are skips
+    someone has to answer for."""
+    ready(clone)
+    ok(clone.git("add", "-f", str(clone.run_folder.relative_to(clone.work))))
+    env = with_env(RAGGUARD_SKIP="all", RAGGUARD_SKIP_REASON="demo data")
+
+    done = git(clone.work, "commit", "-q", "-m", "wip", env=env)
+
+    assert done.code == 0, done.text
+    log = (clone.work / ".git" / "ragguard" / "skip.log").read_text().splitlines()
+    fields = [line.split("\t")[1:] for line in log]
+    assert [f[0] for f in fields] == ["pre-commit", "commit-msg"]
+    assert "staged-runs" in fields[0][1].split(",")
+    assert fields[1][1:] == ["commit-msg", "exp/bm25", "demo data"]

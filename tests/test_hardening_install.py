@@ -2,8 +2,9 @@
 PATH, a vanished interpreter, files and paths from Windows, start-up cost,
 ``RAGGUARD_DEBUG``, and a policy file that does not load.
 
-Every test drives real git through the real shims; most pin this test run's
-interpreter, so the real ``ragguard hook`` runs.
+Every test drives real git through the real shims (one through the
+pre-commit framework's hooks instead); most pin this test run's interpreter,
+so the real ``ragguard hook`` runs.
 """
 
 from __future__ import annotations
@@ -146,12 +147,14 @@ def bare_venv(tmp_path: Path) -> Path:
     return venv / "bin" / "python"
 
 
-@pytest.mark.parametrize("hook", ["pre-commit", "pre-push", "post-checkout"])
+@pytest.mark.parametrize("hook", HOOK_TYPES)
 def test_ragguard_gone_from_the_interpreter_says_how_to_reinstall(
     repo: Path, bare_venv: Path, hook: str
 ) -> None:
+    """Every shim has its own copy of the check: each is run."""
     install(repo, [hook], python=str(bare_venv))
     _prepare(repo, hook)
+    before = _snapshot(repo)
 
     out = _trigger(repo, hook)
 
@@ -160,8 +163,10 @@ def test_ragguard_gone_from_the_interpreter_says_how_to_reinstall(
     if hook in BLOCKING:
         assert f"ragguard is no longer installed for {bare_venv}." in out.stderr
         assert out.returncode == 1
+        assert _snapshot(repo) == before  # no commit, no merge, nothing pushed
     else:
         assert f"{bare_venv} exited with 1." in out.stderr
+        assert out.returncode == 0  # git cannot undo it: say so, never fail it
 
 
 # --- 18: Windows line endings and Windows interpreter paths -------------------
@@ -176,7 +181,7 @@ def test_shims_are_lf_and_quote_a_windows_interpreter_path(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Backslashes, a quote, ``$`` and backticks are all legal in a Linux
-    file name: the pinned path must reach sh as it is."""
+    file name: the pinned path must reach sh as it is, from every shim."""
     python = tmp_path / WINDOWS_DIR / "python.exe"
     python.parent.mkdir(parents=True)
     python.write_text(LOGGING_PYTHON)
@@ -186,10 +191,15 @@ def test_shims_are_lf_and_quote_a_windows_interpreter_path(
 
     install(repo, python=str(python))
     git(repo, "commit", "-q", "--allow-empty", "-m", "Tune the retriever's k to 8")
+    _side_branch(repo)  # post-checkout
+    git(repo, "merge", "--no-ff", "-q", "-m", "Merge the chunk size trial", "side")
+    git(repo, "push", "-q", "origin", "main")
 
     for hook in HOOK_TYPES:
         assert b"\r" not in (_hooks(repo) / hook).read_bytes()
-    assert log.read_text().splitlines()[0] == "ran -P -m ragguard hook pre-commit"
+    ran = log.read_text().splitlines()
+    assert ran[0] == "ran -P -m ragguard hook pre-commit"
+    assert {line.split()[5] for line in ran} == set(HOOK_TYPES)
 
 
 def test_a_shim_saved_with_windows_line_endings_is_rewritten(repo: Path) -> None:
@@ -261,28 +271,61 @@ def _heavy(modules: set[str]) -> list[str]:
     return sorted(m for m in modules if m.split(".")[0] in HEAVY or m in HEAVY)
 
 
-def test_commit_checkout_and_merge_hooks_import_nothing_heavy(work: Path) -> None:
-    """A repository with real runs and a policy: cold cache, then warm."""
-    install(work)
+# Cold cache, then warm: every hook on the commit, checkout and merge paths.
+LIGHT_STEPS = (
+    ("switch", "exp/bm25"),  # post-checkout: reads every run (cold cache)
+    ("switch", "main"),  # warm cache
+    ("switch", "-c", "exp/chunks"),
+    ("commit", "--allow-empty", "-m", "Try chunks of 384 tokens"),
+    ("switch", "main"),
+    ("commit", "--allow-empty", "-m", "Record the dense baseline again"),
+    ("merge", "--no-ff", "-m", "Merge the chunk size trial", "exp/chunks"),
+)
+
+
+def _modules_on_every_step(work: Path) -> set[str]:
+    """What the hooks of each step imported; none of it heavy."""
     env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
-    steps = [
-        ("switch", "exp/bm25"),  # post-checkout: reads every run (cold cache)
-        ("switch", "main"),  # warm cache
-        ("switch", "-c", "exp/chunks"),
-        ("commit", "--allow-empty", "-m", "Try chunks of 384 tokens"),
-        ("switch", "main"),
-        ("commit", "--allow-empty", "-m", "Record the dense baseline again"),
-        ("merge", "--no-ff", "-m", "Merge the chunk size trial", "exp/chunks"),
-    ]
     seen: set[str] = set()
-    for step in steps:
+    for step in LIGHT_STEPS:
         out = _run_git(work, *step, env=env)
         assert out.returncode == 0, (step, out.stdout, out.stderr[-2000:])
-        modules = _imported(out.stderr)
+        modules = _imported(out.stdout + "\n" + out.stderr)
         assert "ragguard.hooks" in modules, step  # the hook really ran
         assert _heavy(modules) == [], step
         seen |= modules
     assert {"ragguard.runs.index", "ragguard.runs.logfile"} <= seen  # runs read
+    return seen
+
+
+def test_commit_checkout_and_merge_hooks_import_nothing_heavy(work: Path) -> None:
+    """A repository with real runs and a policy: cold cache, then warm."""
+    install(work)
+    assert "ragguard.cli" not in _modules_on_every_step(work)  # the fast path
+
+
+def test_the_pre_commit_frameworks_hooks_import_nothing_heavy(
+    request: pytest.FixtureRequest, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The framework runs ``ragguard hook STAGE`` (the click CLI) in a
+    virtualenv of its own, not the shims' ``python -m ragguard``: its
+    hooks must not pay for wandb either."""
+    from e2e_support import pre_commit_config
+
+    source = request.getfixturevalue("pre_commit_source")
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(source.home))
+    config = work / ".pre-commit-config.yaml"
+    config.write_text(pre_commit_config(str(source.repo), source.rev))
+    with (work / ".git" / "info" / "exclude").open("a") as exclude:
+        exclude.write(f"/{config.name}\n")  # there on every branch, untracked
+    done = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ragguard.cli" in _modules_on_every_step(work)
 
 
 def test_debug_says_how_long_each_check_took_on_the_shims_fast_path(
