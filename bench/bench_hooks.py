@@ -73,7 +73,16 @@ def quiet_env(home: Path) -> None:
         NO_COLOR="1",
         PRE_COMMIT_HOME=str(home / "pre-commit"),
     )
-    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "WANDB_DIR", "SKIP"):
+    # PYTHONDONTWRITEBYTECODE would time the compiler in every hook: installed
+    # packages run from cached bytecode.
+    for name in (
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "WANDB_DIR",
+        "SKIP",
+        "PYTHONDONTWRITEBYTECODE",
+    ):
         os.environ.pop(name, None)
 
 
