@@ -15,11 +15,8 @@ import contextlib
 import io
 import json
 import os
-import random
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +25,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ragworld
-from conftest import git
+from conftest import git, run_ragguard
 from ragguard.hooks import PushedRef, parse_push_lines
 from ragguard.runs import cache, wire
 from ragguard.runs.folder import ROW_SCHEMA
 from ragguard.runs.index import load_runs
 from ragguard.runs.logfile import BLOCK, MAGIC, read_log
 from ragguard.runs.records import R_CONFIG, R_SUMMARY, WANTED, LogFacts
+from wandblog import mutate, write_log
 
 
 def fuzz(examples: int) -> settings:
@@ -111,27 +109,6 @@ RECORDS = st.tuples(st.sampled_from(sorted(WANTED) + [1, 2, 19, 200]), _message(
 )
 
 
-def frame(records: list[bytes]) -> bytes:
-    """A ``.wandb`` log holding ``records``: header, then 32 KiB blocks of
-    checksummed chunks, as wandb writes them."""
-    out = bytearray(MAGIC + b"\0")
-    for record in records:
-        rest, first = record, True
-        while True:
-            room = BLOCK - len(out) % BLOCK
-            if room < 7:
-                out += bytes(room)
-                continue
-            piece, rest = rest[: room - 7], rest[room - 7 :]
-            kind = (1 if not rest else 2) if first else (4 if not rest else 3)
-            crc = zlib.crc32(piece, zlib.crc32(bytes((kind,))))
-            out += struct.pack("<IHB", crc, len(piece), kind) + piece
-            first = False
-            if not rest:
-                break
-    return bytes(out)
-
-
 @pytest.fixture(scope="module")
 def seeds(world: ragworld.World) -> list[bytes]:
     """The logs of the world's real runs."""
@@ -140,26 +117,9 @@ def seeds(world: ragworld.World) -> list[bytes]:
     return [log.read_bytes() for log in logs]
 
 
-def mutate(data: bytes, steps: list[tuple[str, float, int]]) -> bytes:
-    buf = bytearray(data)
-    for kind, where, value in steps:
-        at = int(where * len(buf))
-        if kind == "truncate":
-            del buf[at:]
-        elif kind == "flip" and buf:
-            buf[min(at, len(buf) - 1)] ^= value or 1
-        elif kind == "zero":
-            buf[at : at + value] = bytes(len(buf[at : at + value]))
-        elif kind == "insert":
-            buf[at:at] = random.Random(value).randbytes(value)
-        elif kind == "repeat":
-            buf[at:at] = buf[at : at + value * 64]
-    return bytes(buf)
-
-
 MUTATIONS = st.lists(
     st.tuples(
-        st.sampled_from(["truncate", "flip", "zero", "insert", "repeat"]),
+        st.sampled_from(["truncate", "flip", "zero", "garbage", "repeat"]),
         st.floats(0.0, 1.0),
         st.integers(0, 255),
     ),
@@ -244,7 +204,7 @@ def test_the_log_reader_on_generated_logs(
 ) -> None:
     # A padding record of up to 9 blocks sends the reader down its fast path.
     filler = _field(7, bytes(pad * 20000))
-    _read_everywhere(mutate(frame([*records[:6], filler, *records[6:]]), steps))
+    _read_everywhere(mutate(write_log([*records[:6], filler, *records[6:]]), steps))
 
 
 @fuzz(150)
@@ -445,7 +405,9 @@ def test_hooks_in_two_worktrees_never_corrupt_the_cache(
     other = tmp_path / "other"
     git(work, "worktree", "add", "-q", str(other), "exp/bm25")
     env = {**os.environ, "WANDB_DIR": str(work)}  # both see the same runs
-    expected = json.loads(_ragguard(work, env, "runs", "--json", "--no-cache").stdout)
+    listed = run_ragguard(work, "runs", "--json", "--no-cache", env=env)
+    assert listed.returncode == 0, listed.stderr
+    expected = json.loads(listed.stdout)
     cache_dir = work / ".git" / "ragguard"
 
     path = cache.cache_file(cache_dir, [work / "wandb"])
@@ -513,17 +475,4 @@ def _start(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-
-
-def _ragguard(
-    cwd: Path, env: dict[str, str], *args: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ragguard", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
     )

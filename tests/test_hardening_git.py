@@ -195,28 +195,17 @@ def test_a_detached_head_needs_no_branch_doc(clone: Clone) -> None:
 # --- 12: the very first commit ----------------------------------------------
 
 
+@pytest.mark.parametrize("born", [(), ("-b", "master")], ids=["main", "master"])
 def test_the_first_commit_passes_quietly(
-    request: pytest.FixtureRequest, tmp_path: Path, install_path: str
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    install_path: str,
+    born: tuple[str, ...],
 ) -> None:
+    """Also on git's own default (master) while init.defaultBranch says main:
+    the branch being born is the default branch, so no branch doc is asked for."""
     work = tmp_path / "work"
-    ok(git(tmp_path, "init", "-q", str(work)))
-    set_up_ragguard(request, work, install_path)
-    (work / "README.md").write_text("# RAG experiments\n")
-    ok(git(work, "add", "-A"))
-
-    first = git(work, "commit", "-m", "Start the RAG experiment repository")
-
-    assert first.code == 0, first.text
-    assert said(first.text) == ["ragguard pre-commit: ok", "ragguard commit-msg: ok"]
-
-
-def test_the_first_commit_on_master_passes_quietly(
-    request: pytest.FixtureRequest, tmp_path: Path, install_path: str
-) -> None:
-    """git's own default (master) while init.defaultBranch says main: the
-    branch being born is the default branch, so no branch doc is asked for."""
-    work = tmp_path / "work"
-    ok(git(tmp_path, "init", "-q", "-b", "master", str(work)))
+    ok(git(tmp_path, "init", "-q", *born, str(work)))
     set_up_ragguard(request, work, install_path)
     (work / "README.md").write_text("# RAG experiments\n")
     ok(git(work, "add", "-A"))

@@ -7,6 +7,7 @@ installed where a hook is what the user meets.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,15 +16,14 @@ import sys
 import textwrap
 import time
 import urllib.request
-import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
 import pytest
 import wandb_server
-from test_runs_crosscheck import proto_records, write_log
+from test_runs_crosscheck import proto_records
 
 import wandbgen
 from conftest import git, run_ragguard
@@ -37,6 +37,7 @@ from ragguard.runs.logfile import BLOCK, HEAD_MAX, read_log
 from ragguard.runs.model import Run
 from ragguard.status import status
 from ragguard.sync import plan
+from wandblog import frame, write_log
 
 pytestmark = pytest.mark.skipif(
     not os.path.isdir("/proc/self"), reason="writer liveness is read from /proc"
@@ -328,28 +329,6 @@ class _Counted:
         return self.handle.seek(offset, whence)
 
 
-def _frame(records: list[bytes], start: int) -> bytes:
-    """``records`` as log chunks written from the block boundary ``start``."""
-    assert start % BLOCK == 0
-    out = bytearray()
-    for record in records:
-        first = True
-        while True:
-            room = BLOCK - len(out) % BLOCK
-            if room < 7:
-                out += b"\0" * room
-                continue
-            piece, record = record[: room - 7], record[room - 7 :]
-            kind = (1 if not record else 2) if first else (4 if not record else 3)
-            crc = zlib.crc32(bytes([kind]) + piece)
-            out += crc.to_bytes(4, "little") + len(piece).to_bytes(2, "little")
-            out += bytes([kind]) + piece
-            first = False
-            if not record:
-                break
-    return bytes(out)
-
-
 def test_4_a_log_of_several_gigabytes_is_read_at_its_head_and_tail(
     repo: Path, tmp_path: Path
 ) -> None:
@@ -361,7 +340,7 @@ def test_4_a_log_of_several_gigabytes_is_read_at_its_head_and_tail(
     with _log(folder).open("wb") as handle:
         handle.write(write_log(records[:2]))  # header and run records
         handle.seek(size_at)
-        handle.write(_frame(records[2:], size_at))
+        handle.write(frame(records[2:], size_at))
     size = _log(folder).stat().st_size
     assert size > size_at
 
@@ -563,9 +542,13 @@ _NOTEBOOK = textwrap.dedent(
 )
 
 
-def test_8_runs_left_open_in_a_notebook_say_so(repo: Path) -> None:
-    kernel = subprocess.Popen(
-        [sys.executable, "-c", _NOTEBOOK],
+@contextlib.contextmanager
+def _kernel(repo: Path, script: str) -> Iterator[list[str]]:
+    """A Python process that runs ``script`` in ``repo`` and lives on, as a
+    notebook kernel or a sweep agent does; the words of its READY line.
+    Killed at the end, as a kernel restart would."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
         cwd=repo,
         env=wandbgen.run_env(),
         stdout=subprocess.PIPE,
@@ -573,16 +556,23 @@ def test_8_runs_left_open_in_a_notebook_say_so(repo: Path) -> None:
         text=True,
     )
     try:
-        assert kernel.stdout is not None
-        _ready, first, last = kernel.stdout.readline().split()
+        assert process.stdout is not None
+        yield process.stdout.readline().split()[1:]
+    finally:
+        process.kill()
+        process.wait(timeout=30)
 
-        def read() -> dict[str, Run]:
-            return {r.id: r for r in load_runs([repo / "wandb"], stale_after=0.0)}
 
+def _read(repo: Path) -> dict[str, Run]:
+    return {r.id: r for r in load_runs([repo / "wandb"], stale_after=0.0)}
+
+
+def test_8_runs_left_open_in_a_notebook_say_so(repo: Path) -> None:
+    with _kernel(repo, _NOTEBOOK) as (first, last):
         # finish() returns before wandb-core has always written the exit
         # record out: wait for it, as a user's next command would meet it.
-        _until(lambda: read()[last].state == "finished", "the exit record")
-        runs = read()
+        _until(lambda: _read(repo)[last].state == "finished", "the exit record")
+        runs = _read(repo)
         assert (runs[last].state, runs[first].state) == ("finished", "running")
         assert runs[first].shared_with == last
         open_one = finish_finding(_ctx(repo, ()), runs[first], "runs-finished")
@@ -595,12 +585,9 @@ def test_8_runs_left_open_in_a_notebook_say_so(repo: Path) -> None:
         assert open_one.fix == (
             "call run.finish() on it in the notebook (or restart the kernel)"
         )
-    finally:
-        kernel.kill()  # a kernel restart
-        kernel.wait(timeout=30)
     (folder,) = (repo / "wandb").glob(f"*-{first}")
     _until(lambda: _writers_gone(folder), "wandb-core to exit")
-    runs = {r.id: r for r in load_runs([repo / "wandb"], stale_after=0.0)}
+    runs = _read(repo)
     assert (runs[first].state, runs[first].shared_with) == ("crashed", last)
     crashed = finish_finding(_ctx(repo, ()), runs[first], "runs-finished")
     assert crashed is not None
@@ -631,32 +618,15 @@ def test_8_the_current_run_of_a_loop_in_one_process_is_simply_running(
 ) -> None:
     """A sweep agent runs its trials in one process, each begun after the
     previous one ended: the trial under way is running, not left open."""
-    agent = subprocess.Popen(
-        [sys.executable, "-c", _SWEEP],
-        cwd=repo,
-        env=wandbgen.run_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert agent.stdout is not None
-        _ready, current = agent.stdout.readline().split()
-
-        def read() -> dict[str, Run]:
-            return {r.id: r for r in load_runs([repo / "wandb"], stale_after=0.0)}
-
-        _until(lambda: len(read()) == 2, "both trials' logs")
-        (ended,) = [r for r in read().values() if r.id != current]
-        _until(lambda: read()[ended.id].state == "finished", "the exit record")
-        runs = read()
+    with _kernel(repo, _SWEEP) as (current,):
+        _until(lambda: len(_read(repo)) == 2, "both trials' logs")
+        (ended,) = [r for r in _read(repo).values() if r.id != current]
+        _until(lambda: _read(repo)[ended.id].state == "finished", "the exit record")
+        runs = _read(repo)
         assert runs[current].state == "running"
         assert runs[current].shared_with is None
         found = finish_finding(_ctx(repo, ()), runs[current], "runs-finished")
         assert found is not None and "notebook" not in found.message
-    finally:
-        agent.kill()
-        agent.wait(timeout=30)
 
 
 def test_8_a_reused_pid_alone_does_not_make_a_notebook(

@@ -20,8 +20,7 @@ from test_runs_corpus import CORPUS
 
 import wandbgen
 from ragguard.runs.logfile import read_log
-
-BLOCK = 32768
+from wandblog import BLOCK, write_log
 
 
 def proto_records(data: bytes) -> list[Any]:
@@ -172,23 +171,3 @@ def _lengthen(data: bytes, size: int) -> bytes:
     )
     filler = [history.SerializeToString()] * (size // 120)
     return write_log(records[:4] + filler + records[4:])
-
-
-def write_log(records: list[bytes]) -> bytes:
-    """A ``.wandb`` log holding ``records``, written the LevelDB way."""
-    out = bytearray(b":W&B" + (0xBEE1).to_bytes(2, "little") + b"\0")
-    for record in records:
-        first = True
-        while True:
-            room = BLOCK - len(out) % BLOCK
-            if room < 7:
-                out += b"\0" * room
-                continue
-            piece, record = record[: room - 7], record[room - 7 :]
-            kind = (1 if not record else 2) if first else (4 if not record else 3)
-            crc = zlib.crc32(bytes([kind]) + piece)
-            out += struct.pack("<IHB", crc, len(piece), kind) + piece
-            first = False
-            if not record:
-                break
-    return bytes(out)

@@ -9,11 +9,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_runs_crosscheck import proto_records, write_log
+from test_runs_crosscheck import proto_records
 
 import wandbgen
 from ragguard.runs.index import find_run_folders, load_runs, run_to_json
 from ragguard.runs.logfile import BLOCK, read_log
+from wandblog import write_log
 
 
 @pytest.fixture

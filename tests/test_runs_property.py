@@ -9,7 +9,6 @@ test_fuzz.py).
 from __future__ import annotations
 
 import io
-import random
 import shutil
 import tempfile
 import time
@@ -25,6 +24,7 @@ from ragguard.runs.folder import read_segment
 from ragguard.runs.index import judge_state, load_runs
 from ragguard.runs.logfile import read_log
 from ragguard.runs.model import STATES
+from wandblog import mutate
 
 # Corpus logs with several blocks and multi-block records, when present.
 _CORPUS_SEEDS = (
@@ -52,24 +52,6 @@ def _mutations() -> st.SearchStrategy[list[tuple[str, float, int]]]:
     return st.lists(step, min_size=1, max_size=4)
 
 
-def mutate(data: bytes, other: bytes, steps: list[tuple[str, float, int]]) -> bytes:
-    buf = bytearray(data)
-    for kind, where, value in steps:
-        at = int(where * len(buf))
-        if kind == "truncate":
-            del buf[at:]
-        elif kind == "flip" and buf:
-            buf[min(at, len(buf) - 1)] ^= value or 1
-        elif kind == "splice":
-            piece = other[at % max(1, len(other)) :][: value * 37 + 1]
-            buf[at:at] = piece
-        elif kind == "zero":
-            buf[at : at + value] = bytes(len(buf[at : at + value]))
-        elif kind == "garbage":
-            buf[at:at] = random.Random(value).randbytes(value)
-    return bytes(buf)
-
-
 @settings(
     max_examples=300,
     derandomize=True,
@@ -79,7 +61,7 @@ def mutate(data: bytes, other: bytes, steps: list[tuple[str, float, int]]) -> by
 )
 @given(pick=st.integers(0, 10**6), other=st.integers(0, 10**6), steps=_mutations())
 def test_damaged_logs_read_without_raising(seeds, pick, other, steps):
-    data = mutate(seeds[pick % len(seeds)], seeds[other % len(seeds)], steps)
+    data = mutate(seeds[pick % len(seeds)], steps, seeds[other % len(seeds)])
     for deep in (False, True):
         result = read_log(io.BytesIO(data), len(data), deep=deep)
         assert isinstance(result.damage, list)
@@ -95,7 +77,7 @@ def test_damaged_logs_read_without_raising(seeds, pick, other, steps):
 @given(pick=st.integers(0, 10**6), steps=_mutations())
 def test_damaged_run_folders_get_a_state(sample_runs, seeds, pick, steps):
     source = list(sample_runs.folders.values())[pick % len(sample_runs.folders)]
-    data = mutate(next(source.glob("*.wandb")).read_bytes(), seeds[0], steps)
+    data = mutate(next(source.glob("*.wandb")).read_bytes(), steps, seeds[0])
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / source.name
         shutil.copytree(source, folder, symlinks=True)
