@@ -79,8 +79,13 @@ def test_runs_left_unfinished_or_unsynced() -> None:
             sync="synced",
         ),
     )
-    found = verdict(LeftFacts("exp/a", remote="origin"), runs=runs)
     # Still running: it must end first; nothing suggests syncing it yet.
-    assert [(f.subject, f.check) for f in found] == [("run r1", "left-behind")]
-    assert found[0].severity == "block" and "still running" in found[0].message
-    assert "sync" not in found[0].fix
+    leaving = verdict(LeftFacts("exp/a", remote="origin"), "switch", runs)
+    assert [(f.subject, f.check) for f in leaving] == [("run r1", "left-behind")]
+    assert leaving[0].severity == "block"
+    assert leaving[0].message == "is still running; wait for it to end before you leave"
+    assert "sync" not in leaving[0].fix
+    # After the switch there is nothing to wait for: a report, not an order.
+    (left,) = verdict(LeftFacts("exp/a", remote="origin"), runs=runs)
+    assert left.severity == "warn" and "still running" in left.message
+    assert left.fix == "let it end; it is checked again on your next push or switch"

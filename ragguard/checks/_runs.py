@@ -40,8 +40,19 @@ def _running(ctx: Context, run: Run, check: str) -> Finding:
     warns unless the policy makes runs-finished block there: the next push,
     and leaving the branch, check the run again."""
     path = quote(ctx.shown(run.path))
-    waits = ctx.stage != "pre-push" or ctx.policy.severity(check, ctx.stage) == "block"
-    severity: FindingSeverity = "block" if waits else "warn"
+    wait = f"wait for the process writing {path} to exit (or stop it), then retry"
+    severity: FindingSeverity = "block"
+    message, fix = "is still running; wait for it to end before you leave", wait
+    if ctx.stage == "pre-push" and ctx.policy.severity(check, ctx.stage) == "block":
+        message = "is still running; wait for it to end before you push"
+    elif ctx.stage == "pre-push":
+        severity = "warn"
+        message = "is still running: a push lets it through, its results are not in"
+        fix = "nothing to do now: it is checked again on your next push"
+    elif ctx.stage == "post-checkout":  # already left: nothing to wait for here
+        severity = "warn"
+        message = "is still running: its results are not in yet"
+        fix = "let it end; it is checked again on your next push or switch"
     if run.shared_with:
         message = (
             f"is still open: run {run.shared_with} ended in the same process "
@@ -49,12 +60,6 @@ def _running(ctx: Context, run: Run, check: str) -> Finding:
             "is called on it or the kernel restarts"
         )
         fix = "call run.finish() on it in the notebook (or restart the kernel)"
-        return _f(check, severity, run, message, fix)
-    message = "is still running; wait for it to end before you leave or push"
-    fix = f"wait for the process writing {path} to exit (or stop it), then retry"
-    if severity == "warn":
-        message = "is still running: its results are not in yet"
-        fix = "nothing to do now: it is checked again on your next push"
     return _f(check, severity, run, message, fix)
 
 
