@@ -693,6 +693,9 @@ def _run_data_findings(repo: Repo, policy: Policy, info: CommitInfo) -> list[Fin
         root = run_data_root(path, roots)
         if root is not None:
             counts[root] = counts.get(root, 0) + 1
+    # A commit of nothing but run data cannot be amended without it: undo it
+    # (the files stay in the working tree), or, below HEAD, let it be empty.
+    only_data = sum(counts.values()) == len(info.paths)
     findings = []
     for root, count in counts.items():
         files = "1 file" if count == 1 else f"{count} files"
@@ -700,10 +703,11 @@ def _run_data_findings(repo: Repo, policy: Policy, info: CommitInfo) -> list[Fin
             f"W&B run data was committed in {info.oid[:10]} ({files}); "
             "runs belong in W&B, not in git history"
         )
-        untrack = (
-            f"git rm -r -q --cached -- {quote(root)} && git commit --amend --no-edit"
-        )
+        untrack = f"git rm -r -q --cached -- {quote(root)} && "
+        untrack += "git commit --amend --no-edit" + (" --allow-empty" * only_data)
         fix = _rewrite(repo, info, "edit", then=untrack)
+        if only_data and info.oid == repo.head_oid and info.parents:
+            fix = "git reset -q HEAD~1"
         findings.append(Finding("staged-runs", "block", root, message, fix))
     return findings
 

@@ -517,6 +517,46 @@ def test_what_no_verify_let_through_is_caught_at_push_and_in_ci(clone: Clone) ->
     ]
 
 
+@pytest.mark.parametrize("below", [False, True], ids=["head", "below-head"])
+@pytest.mark.parametrize("clone", ["direct"], indirect=True)
+def test_the_printed_fix_for_a_commit_of_only_run_data_works(
+    clone: Clone, below: bool
+) -> None:
+    """A commit that holds nothing but run data cannot simply be amended
+    (git refuses to make it empty): the fix, run as printed, lets the push
+    through and keeps the run folder on disk."""
+    ready(clone)
+    folder = str(clone.run_folder.relative_to(clone.work))
+    ok(clone.git("add", "-f", folder))
+    ok(
+        clone.git(
+            "commit", "-q", "--no-verify", "-m", "Keep the BM25 run with the code"
+        )
+    )
+    data = tip(clone.work)
+    if below:
+        commit_file(clone.work, "train.py", "k = 8\n", "Retrieve eight passages")
+
+    blocked = clone.git("push", "-u", "origin", "exp/bm25")
+    assert blocked.code != 0, blocked.text
+    (fix,) = [f for f in blocked.fixes() if "rm -r" in f or "reset" in f]
+    if below:
+        steps = fix.split(", then ", 1)[1].removesuffix(")")
+        edit = f"sed -i 's/^pick {data[:7]}/edit {data[:7]}/'"
+        rebase = ("-c", f"sequence.editor={edit}", "rebase", "-q", "-i", f"{data}~1")
+        ok(clone.git(*rebase))
+        ok(Output.of(run(clone.work, "sh", "-c", steps)))
+    else:
+        assert fix == "git reset -q HEAD~1"
+        ok(Output.of(run(clone.work, "sh", "-c", fix)))
+
+    pushed = clone.git("push", "-u", "origin", "exp/bm25")
+    assert pushed.code == 0, pushed.text
+    assert clone.run_folder.is_dir()
+    tracked = clone.git("ls-files", "--", folder).text
+    assert tracked == ""
+
+
 @pytest.mark.parametrize("clone", ["direct"], indirect=True)
 def test_the_gate_in_a_ci_clone_catches_what_no_verify_let_through(
     clone: Clone, tmp_path: Path
