@@ -60,6 +60,9 @@ RUN_CHECKS = (
 # again to the commits being pushed, at the severity of their own stage: what
 # `git commit --no-verify` let through is caught before it leaves the machine.
 PUSH_ALSO = {"commit-msg": "commit-msg", "staged-runs": "pre-commit"}
+# Set by `ragguard switch` for the `git switch` it runs, naming the branch
+# whose debts it has just printed: post-checkout does not print them again.
+REPORTED_LEFT = "RAGGUARD_REPORTED_LEFT"
 
 
 @dataclass
@@ -749,7 +752,7 @@ def _report_checkout(hook: Hook, argv: list[str]) -> None:
         # commit): nothing is left behind, the work comes along.
         hook.print(arrival_summary(hook, arrived)[:1])
         return
-    if left and left != arrived:
+    if left and left != arrived and env.get(REPORTED_LEFT) != left:
         findings = _left_findings(hook, left)
         heading = f"ragguard: left {left}"
         if findings or hook.skipped():

@@ -32,7 +32,7 @@ from ragguard.checks import (
 from ragguard.config import load_policy
 from ragguard.errors import BadInputError, Exit
 from ragguard.gitrepo import HEADS, REMOTES, Repo
-from ragguard.hooks import Hook, arrival_summary, left_context
+from ragguard.hooks import REPORTED_LEFT, Hook, arrival_summary, left_context
 from ragguard.render import render_findings, skip_hint, skipped_line
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,8 @@ def switch(
         code, owed = guard(hook, left, branch, force=force, quiet=hooked)
         if code != Exit.OK:
             return code
+        if hooked and any(s.forced for s in owed):  # the hook need not repeat it
+            env = {**env, REPORTED_LEFT: left}
     status = git_switch(branch, create=create, cwd=cwd, out=out, env=env)
     return _arrive(hook, branch, left, owed, status, cwd, create)
 
@@ -102,6 +104,7 @@ class Skipped:
 
     checks: tuple[str, ...]
     reason: str | None
+    forced: bool = False  # --force, past blocks that were printed
 
 
 def check_name(branch: str) -> None:
@@ -188,7 +191,7 @@ def _forced(hook: Hook, findings: Sequence[Finding]) -> Skipped:
             f"(logged to {path})"
         ]
     )
-    return Skipped(ids, reason)
+    return Skipped(ids, reason, forced=True)
 
 
 def git_switch(

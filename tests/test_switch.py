@@ -114,7 +114,11 @@ def test_with_the_hook_installed_the_summary_comes_once_from_the_hook(
     code, out = run(work, "main", force=True)
     assert code == Exit.OK
     assert out.count("ragguard: on main:") == 1
-    assert "ragguard: left exp/bm25" in out  # the hook's own report, as a warning
+    # What was forced past is printed once, by ragguard switch, not again by
+    # the hook as warnings.
+    assert out.count("ragguard switch: leaving exp/bm25") == 1
+    assert "ragguard: left exp/bm25" not in out
+    assert out.count("[runs-synced]") == 3  # its three unsynced runs, once each
 
 
 def test_uncommitted_changes_block(work: Path) -> None:
