@@ -205,8 +205,9 @@ def add_to_gitignore(root: Path, dirs: tuple[str, ...]) -> str:
     if _GITIGNORE_HEADER in text:
         lines = lines[1:]
     prefix = "" if not text or text.endswith("\n") else "\n"
+    verb = "updated" if path.exists() else "wrote"
     path.write_text(text + prefix + "\n".join(lines) + "\n", encoding="utf-8")
-    return f"updated   .gitignore (ignores {', '.join(missing)})"
+    return f"{verb:<9} .gitignore (ignores {', '.join(missing)})"
 
 
 def _ignore_key(line: str) -> str:

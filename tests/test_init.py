@@ -81,10 +81,11 @@ def test_adds_the_run_roots_to_gitignore_once(repo: Path) -> None:
     (repo / ".gitignore").write_text("*.pyc")  # no final newline
     (repo / ".ragguard.yaml").write_text("wandb:\n  dirs: [wandb, exp/wandb]\n")
 
-    init(repo)
+    first = init(repo).steps
     once = (repo / ".gitignore").read_text()
     init(repo)
 
+    assert first[1] == "updated   .gitignore (ignores wandb, exp/wandb)"
     assert (repo / ".gitignore").read_text() == once
     assert once.splitlines()[0] == "*.pyc"
     assert once.splitlines()[-2:] == ["/wandb/", "/exp/wandb/"]
@@ -104,8 +105,9 @@ def test_recognises_run_roots_already_ignored(repo: Path) -> None:
 def test_run_roots_are_anchored_so_code_folders_stay_tracked(repo: Path) -> None:
     (repo / ".gitignore").unlink()  # the fixture's own ignores wandb/
 
-    init(repo)
+    steps = init(repo).steps
 
+    assert steps[1] == "wrote     .gitignore (ignores wandb)"
     assert (repo / ".gitignore").read_text().splitlines()[-1] == "/wandb/"
     subprocess.run(["git", "check-ignore", "-q", "wandb/run-x"], cwd=repo, check=True)
     code = "src/integrations/wandb/client.py"
