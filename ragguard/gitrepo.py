@@ -126,6 +126,7 @@ class Repo:
         self.shallow = shallow
         self._env = _repo_env()
         self._operation_paths: list[Path] | None = None
+        self._rev_lists: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
 
     def __repr__(self) -> str:
         return f"Repo({str(self.root)!r})"
@@ -284,9 +285,11 @@ class Repo:
             prefix = f"{REMOTES}{remote}/"
             if head and head.symref.startswith(prefix):
                 return head.symref[len(prefix) :]
-        return self._fallback_default()
+        return self._fallback_default
 
+    @cached_property
     def _fallback_default(self) -> str:
+        """Asked once per instance, as :attr:`refs` is read once."""
         configured = self.config_get("init.defaultBranch")
         candidates = [name for name in (configured, "main", "master") if name]
         for name in candidates:
@@ -383,13 +386,21 @@ class Repo:
         """Commits reachable from ``include`` and not from ``exclude``.
 
         Revisions go through standard input, so nothing in them is read as an
-        option or a pattern.
+        option or a pattern. Asked in commit ids only, the answer cannot
+        change and is kept: a push asks the same twice (its runs, then its
+        commits' messages).
         """
         positive = [rev for rev in include if rev]
         if not positive:
             return []
-        lines = [*positive, *(f"^{rev}" for rev in exclude if rev)]
+        negative = [rev for rev in exclude if rev]
+        key = (tuple(positive), tuple(negative))
+        if key in self._rev_lists:
+            return list(self._rev_lists[key])
+        lines = [*positive, *(f"^{rev}" for rev in negative)]
         out = self.git("rev-list", "--stdin", input="\n".join(lines) + "\n").stdout
+        if all(map(is_full_oid, key[0] + key[1])):
+            self._rev_lists[key] = out.split()
         return out.split()
 
     def remote_tips(self, remote: str | None) -> list[str]:
