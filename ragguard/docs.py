@@ -113,8 +113,10 @@ def _check_inside(repo_root: Path, path: Path, branch: str) -> None:
 
 def find_ignoring_case(repo_root: Path, rel: str) -> str | None:
     """The file under ``repo_root`` whose path equals ``rel`` but for case,
-    as its folders are really named: with ``core.ignorecase`` the checkout
-    folds case, and git keeps the case the folder had when first added."""
+    as its folders are really named. Needed where ``core.ignorecase`` is set
+    but the file system does not fold case (a checkout copied from macOS or
+    Windows); where it does fold case the doc is found as it is, and
+    :meth:`~ragguard.gitrepo.Repo.tree_path_icase` finds it in commits."""
     here, found = repo_root, list[str]()
     for part in rel.split("/"):
         try:

@@ -387,10 +387,9 @@ def _with_commit_findings(
     """The verdict, blocked also by what the head's own commits carry."""
     from ragguard.hooks import commit_findings
 
-    commits = repo.rev_list(
-        [resolve_commit(repo, head_ref)], [resolve_commit(repo, target)]
-    )
-    found = tuple(commit_findings(repo, policy, commits, frozenset()))
+    tip = resolve_commit(repo, head_ref)
+    commits = repo.rev_list([tip], [resolve_commit(repo, target)])
+    found = tuple(commit_findings(repo, policy, commits, frozenset(), tip=tip))
     blocks = sum(f.severity == "block" for f in found)
     if not blocks:
         return replace(verdict, findings=found)

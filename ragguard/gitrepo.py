@@ -342,33 +342,51 @@ class Repo:
         )
         return result.stdout.strip() == "true"
 
-    def tree_path_icase(self, commit: str, path: str, under: str = "") -> str | None:
-        """The path in ``commit`` equal to ``path`` but for case, looked for
-        under the folder ``under`` (one ``git ls-tree``)."""
+    def tree_path_icase(self, commit: str, path: str) -> str | None:
+        """The path in ``commit`` equal to ``path`` but for case (one ``git
+        ls-tree`` of the whole commit, compared case-folded here: any folder
+        of the path may be recorded in another case)."""
         args = ["ls-tree", "-r", "-z", "--name-only", commit]
-        result = self.git(*args, *(["--", under] if under else []), check=False)
+        result = self.git(*args, check=False)
         wanted = path.casefold()
         found = [p for p in result.stdout.split("\0") if p.casefold() == wanted]
         return found[0] if found else None
 
     def commit_log(self, oids: Iterable[str]) -> list[CommitInfo]:
-        """Each commit's parents, message and the paths it adds or changes
-        (one ``git log``; NUL-separated, so no path is quoted)."""
+        """Each commit's parents, message and the paths it adds or changes,
+        empty and deleting commits included; a merge's paths are those its
+        resolution brought that no parent had (``--cc``). Two git processes,
+        NUL-separated, so no path or message is misread."""
         wanted = sorted(set(oids))
         if not wanted:
             return []
-        out = self.git(
-            "log",
-            "-z",
-            "--no-walk=unsorted",
-            "--stdin",
-            "--name-only",
-            "--no-renames",
-            "--diff-filter=d",
-            "--format=%x01%H %P%x02%B%x03",
-            input="\n".join(wanted) + "\n",
-        ).stdout
-        return [_commit_info(chunk) for chunk in out.split("\x01")[1:]]
+        stdin = "\n".join(wanted) + "\n"
+        log = ("log", "-z", "--no-walk=unsorted", "--stdin", "--no-show-signature")
+        out = self.git(*log, "--format=%H%x00%P%x00%B", input=stdin).stdout
+        fields = out.split("\0")
+        paths = self._changed_paths(stdin)
+        return [
+            CommitInfo(oid, tuple(parents.split()), message, paths.get(oid, ()))
+            for oid, parents, message in zip(
+                fields[0::3], fields[1::3], fields[2::3], strict=False
+            )
+        ]
+
+    def _changed_paths(self, stdin: str) -> dict[str, tuple[str, ...]]:
+        """Commit id -> the paths it adds or changes (``git diff-tree``)."""
+        args = ("diff-tree", "--stdin", "-r", "-z", "--root", "--cc", "--no-renames")
+        out = self.git(*args, "--name-status", "--no-relative", input=stdin).stdout
+        found: dict[str, list[str]] = {}
+        tokens = iter(out.split("\0"))
+        current: list[str] = []
+        for token in tokens:
+            if token.isalpha() and token.isupper():  # a status: A, M, D, T, MM
+                path = next(tokens, "")
+                if "D" not in token:
+                    current.append(path)
+            elif token:  # a commit id: the paths of the next commit follow
+                current = found.setdefault(token, [])
+        return {oid: tuple(paths) for oid, paths in found.items()}
 
     def previous_branch(self) -> str | None:
         """The branch checked out before the last switch (``@{-1}``)."""
@@ -498,14 +516,6 @@ class CommitInfo:
     parents: tuple[str, ...]
     message: str
     paths: tuple[str, ...]  # added or changed (not deleted)
-
-
-def _commit_info(chunk: str) -> CommitInfo:
-    ids, _, rest = chunk.partition("\x02")
-    message, _, names = rest.partition("\x03")
-    oid, *parents = ids.split()
-    paths = tuple(p.lstrip("\n") for p in names.split("\0") if p.strip("\n"))
-    return CommitInfo(oid, tuple(parents), message, paths)
 
 
 def is_full_oid(text: str) -> bool:

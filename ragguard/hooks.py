@@ -237,8 +237,7 @@ def doc_state(repo: Repo, policy: Policy, branch: str, commit: str | None) -> Do
     text = repo.blob_text(commit, rel)
     if text is None and repo.ignores_case:
         # git records the case the checkout had when the doc was added.
-        under = policy.branches.doc.split("{branch}")[0].rpartition("/")[0]
-        found = repo.tree_path_icase(commit, rel, under)
+        found = repo.tree_path_icase(commit, rel)
         if found:
             rel, text = found, repo.blob_text(commit, found)
     return DocState(rel, text, where="the pushed commit", in_work_tree=on_disk)
@@ -471,7 +470,14 @@ def _ref_findings(
         branch=ctx.branch,
         policy=hook.policy,
     )
-    return found + commit_findings(hook.repo, hook.policy, commits, hook.skip.checks)
+    again = commit_findings(
+        hook.repo, hook.policy, commits, hook.skip.checks, tip=ref.local_oid
+    )
+    local = ref.local_ref.removeprefix(HEADS)
+    if ref.local_ref.startswith(HEADS) and local != hook.repo.current_branch():
+        # The fixes rewrite the pushed branch, which is not the one checked out.
+        again = [replace(f, fix=f"git switch {quote(local)} && {f.fix}") for f in again]
+    return found + again
 
 
 def _short(ref: str) -> str:
@@ -640,20 +646,26 @@ def _orphans_of(
 
 
 def commit_findings(
-    repo: Repo, policy: Policy, commits: Collection[str], skip: frozenset[str]
+    repo: Repo,
+    policy: Policy,
+    commits: Collection[str],
+    skip: frozenset[str],
+    *,
+    tip: str,
 ) -> list[Finding]:
     """``commit-msg`` and ``staged-runs`` on commits already made, at the
     severity of their own stage: pre-push and ``ragguard gate`` catch what
-    ``git commit --no-verify`` skipped. One ``git log`` for all of them."""
+    ``git commit --no-verify`` skipped. ``tip`` is the commit pushed or
+    judged, which the fixes rewrite back to."""
     wanted = checked_again(policy, skip)
     if not wanted or not commits:
         return []
     found: list[Finding] = []
     for info in repo.commit_log(commits):
         if "commit-msg" in wanted:
-            found += _message_findings(repo, policy, info)
+            found += _message_findings(repo, policy, info, tip)
         if "staged-runs" in wanted:
-            found += _run_data_findings(repo, policy, info)
+            found += _run_data_findings(policy, info, tip)
     return [
         replace(f, severity=cap(f.severity, policy.severity(f.check, wanted[f.check])))
         for f in found
@@ -672,22 +684,23 @@ def checked_again(policy: Policy, skip: frozenset[str]) -> dict[str, str]:
     }
 
 
-def _message_findings(repo: Repo, policy: Policy, info: CommitInfo) -> list[Finding]:
+def _message_findings(
+    repo: Repo, policy: Policy, info: CommitInfo, tip: str
+) -> list[Finding]:
     from ragguard.checks import commit_msg
 
     ctx = Context(
         stage="commit-msg", policy=policy, root=repo.root, message=info.message
     )
-    short = info.oid[:10]
+    subject = f"commit {info.oid[:10]}"
+    fix = _rewrite(info, tip, "reword")
     return [
-        replace(
-            f, subject=f"commit {short} {f.subject}", fix=_rewrite(repo, info, "reword")
-        )
+        replace(f, subject=f"{subject} {f.subject}", fix=fix)
         for f in commit_msg.check(ctx)
     ]
 
 
-def _run_data_findings(repo: Repo, policy: Policy, info: CommitInfo) -> list[Finding]:
+def _run_data_findings(policy: Policy, info: CommitInfo, tip: str) -> list[Finding]:
     from ragguard.checks.staged_runs import run_data_root
 
     roots = [d.strip("/").removeprefix("./") for d in policy.wandb.dirs]
@@ -696,29 +709,30 @@ def _run_data_findings(repo: Repo, policy: Policy, info: CommitInfo) -> list[Fin
         root = run_data_root(path, roots)
         if root is not None:
             counts[root] = counts.get(root, 0) + 1
+    if not counts:
+        return []
+    # One finding for the commit, whatever its roots: its fix rewrites it once.
     # A commit of nothing but run data cannot be amended without it: undo it
     # (the files stay in the working tree), or, below HEAD, let it be empty.
-    only_data = sum(counts.values()) == len(info.paths)
-    findings = []
-    for root, count in counts.items():
-        files = "1 file" if count == 1 else f"{count} files"
-        message = (
-            f"W&B run data was committed in {info.oid[:10]} ({files}); "
-            "runs belong in W&B, not in git history"
-        )
-        untrack = f"git rm -r -q --cached -- {quote(root)} && "
-        untrack += "git commit --amend --no-edit" + (" --allow-empty" * only_data)
-        fix = _rewrite(repo, info, "edit", then=untrack)
-        if only_data and info.oid == repo.head_oid and info.parents:
-            fix = "git reset -q HEAD~1"
-        findings.append(Finding("staged-runs", "block", root, message, fix))
-    return findings
+    total = sum(counts.values())
+    only_data = total == len(info.paths)
+    files = "1 file" if total == 1 else f"{total} files"
+    message = (
+        f"W&B run data was committed in {info.oid[:10]} ({files}); "
+        "runs belong in W&B, not in git history"
+    )
+    untrack = f"git rm -r -q --cached -- {' '.join(map(quote, counts))} && "
+    untrack += "git commit --amend --no-edit" + (" --allow-empty" * only_data)
+    fix = _rewrite(info, tip, "edit", then=untrack)
+    if only_data and info.oid == tip and info.parents:
+        fix = "git reset -q HEAD~1"
+    return [Finding("staged-runs", "block", ", ".join(counts), message, fix)]
 
 
-def _rewrite(repo: Repo, info: CommitInfo, action: str, then: str = "") -> str:
-    """How to change a commit already made: amend it when it is HEAD, else
-    an interactive rebase that stops at it."""
-    if info.oid == repo.head_oid:
+def _rewrite(info: CommitInfo, tip: str, action: str, then: str = "") -> str:
+    """How to change a commit already made: amend it when it is the tip,
+    else an interactive rebase that stops at it."""
+    if info.oid == tip:
         return then or "git commit --amend"
     short = info.oid[:10]
     base = f"{short}~1" if info.parents else "--root"

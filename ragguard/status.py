@@ -176,6 +176,7 @@ def _without_commit(ctx: Context, everything: Sequence[Run]) -> list[Finding]:
     """Runs that record no commit (started outside the repository): no branch
     claims them, so no hook ever checks them; status names them until they
     are kept in W&B (synced) or deleted."""
+    from ragguard.checks import quote
     from ragguard.checks._runs import subject, sync_command
     from ragguard.checks.run_commit import CHECK
     from ragguard.selection import in_projects
@@ -186,7 +187,7 @@ def _without_commit(ctx: Context, everything: Sequence[Run]) -> list[Finding]:
             continue
         if run.state in ("empty", "unreadable", "running"):
             continue  # runs-finished's business, or no commit recorded yet
-        path = ctx.shown(run.path)
+        path = quote(ctx.shown(run.path))
         message = (
             "records no commit (started outside the repository?), so no branch "
             "claims it and no check covers it"

@@ -263,3 +263,38 @@ def test_remote_for_url(repo: Path, tmp_path: Path) -> None:
     found = Repo.discover(repo)
     assert found.remote_for_url(str(tmp_path / "origin.git")) == "origin"
     assert found.remote_for_url("https://example.com/x.git") is None
+
+
+def test_commit_log_keeps_every_commit_and_what_it_adds(repo: Path) -> None:
+    """Empty commits, commits that only delete, root commits and merges are
+    all there; a merge's paths are what its resolution added; a message may
+    hold any byte but NUL."""
+    root = git(repo, "rev-list", "--max-parents=0", "HEAD").stdout.strip()
+    git(repo, "commit", "-q", "--allow-empty", "-m", "wip \x01\x02\x03 done")
+    empty = git(repo, "rev-parse", "HEAD").stdout.strip()
+    added = commit(repo, "notes/a.md")
+    git(repo, "rm", "-q", "notes/a.md")
+    git(repo, "commit", "-q", "-m", "Drop the notes again")
+    deleting = git(repo, "rev-parse", "HEAD").stdout.strip()
+    git(repo, "switch", "-q", "-c", "side", added)
+    commit(repo, "side.md")
+    git(repo, "switch", "-q", "-")
+    git(repo, "merge", "-q", "--no-ff", "--no-commit", "side")
+    (repo / "wandb").mkdir(exist_ok=True)
+    (repo / "wandb" / "run-x.wandb").write_bytes(b":W&B")
+    git(repo, "add", "-f", "wandb/run-x.wandb")
+    git(repo, "commit", "-q", "-m", "Merge the side notes")
+    merge = git(repo, "rev-parse", "HEAD").stdout.strip()
+
+    found = {
+        c.oid: c for c in Repo.discover(repo).commit_log([root, empty, deleting, merge])
+    }
+
+    assert set(found) == {root, empty, deleting, merge}
+    assert (
+        found[empty].message == "wip \x01\x02\x03 done\n" and found[empty].paths == ()
+    )
+    assert found[deleting].paths == ()
+    assert found[root].paths and found[root].parents == ()
+    assert found[merge].paths == ("wandb/run-x.wandb",)
+    assert len(found[merge].parents) == 2
