@@ -126,6 +126,7 @@ class Repo:
         self.shallow = shallow
         self._env = _repo_env()
         self._operation_paths: list[Path] | None = None
+        self._head_log: Path | None = None  # HEAD's reflog, with the files backend
         self._rev_lists: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
 
     def __repr__(self) -> str:
@@ -143,7 +144,7 @@ class Repo:
             "--show-object-format",
             "--is-shallow-repository",
         ]
-        for name in OPERATIONS:  # asked now: it costs no extra process
+        for name in (*OPERATIONS, "logs/HEAD"):  # asked now: no extra process
             args += ["--git-path", name]
         result = _run(args, cwd=cwd, env=_repo_env())
         if result.returncode != 0:
@@ -158,6 +159,8 @@ class Repo:
         ops = lines[5 : 5 + len(OPERATIONS)]
         if len(ops) == len(OPERATIONS):
             repo._operation_paths = [Path(line) for line in ops]
+        head_log = lines[5 + len(OPERATIONS) : 6 + len(OPERATIONS)]
+        repo._head_log = Path(head_log[0]) if head_log and head_log[0] else None
         return repo
 
     # --- running git ---------------------------------------------------------
@@ -314,7 +317,15 @@ class Repo:
     def head_moved_by(self) -> str:
         """The newest entry of HEAD's reflog (``checkout: moving from A to
         B`` for a switch, ``rebase (start): ...`` for a rebase); ``""`` when
-        HEAD keeps no reflog."""
+        HEAD keeps no reflog. Read from the reflog file where there is one,
+        as every checkout asks it; else (reftable) from git."""
+        if self._head_log is not None:
+            try:
+                last = _last_line(self._head_log)
+            except OSError:
+                pass
+            else:
+                return last.partition("\t")[2].strip()
         result = self.git("log", "-g", "-1", "--format=%gs", "HEAD", check=False)
         return result.stdout.strip() if result.returncode == 0 else ""
 
@@ -501,11 +512,13 @@ class Repo:
 
     def operation_in_progress(self) -> str | None:
         """The name of a rebase, merge, cherry-pick, revert or bisect under way."""
-        paths = self._operation_paths or self.git_paths(OPERATIONS)
-        for name, path in zip(OPERATIONS, paths, strict=True):
-            if path.exists():
-                return name
-        return None
+        return next((name for name in OPERATIONS if self.in_progress(name)), None)
+
+    def in_progress(self, name: str) -> bool:
+        """Whether the operation ``name`` (one of :data:`OPERATIONS`) is under way."""
+        if self._operation_paths is None:
+            self._operation_paths = self.git_paths(OPERATIONS)
+        return self._operation_paths[OPERATIONS.index(name)].exists()
 
 
 @dataclass(frozen=True)
@@ -516,6 +529,16 @@ class CommitInfo:
     parents: tuple[str, ...]
     message: str
     paths: tuple[str, ...]  # added or changed (not deleted)
+
+
+def _last_line(path: Path, tail: int = 65536) -> str:
+    """The last line of ``path``, read from its end (a reflog only grows)."""
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - tail))
+        lines = handle.read().splitlines()
+    return lines[-1].decode("utf-8", "replace") if lines else ""
 
 
 def is_full_oid(text: str) -> bool:
