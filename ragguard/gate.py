@@ -30,6 +30,7 @@ from typing import Any
 from ragguard.checks import Finding
 from ragguard.config import MergePolicy, Policy
 from ragguard.errors import BadInputError
+from ragguard.render import finding_line, plural
 from ragguard.runs.model import Run
 
 
@@ -393,7 +394,7 @@ def _with_commit_findings(
     blocks = sum(f.severity == "block" for f in found)
     if not blocks:
         return replace(verdict, findings=found)
-    said = "1 commit problem" if blocks == 1 else f"{blocks} commit problems"
+    said = plural(blocks, "commit problem")
     reason = f"{verdict.reason}; but {said} below" if verdict.passed else verdict.reason
     return replace(verdict, passed=False, reason=reason, findings=found)
 
@@ -435,7 +436,7 @@ def render_text(verdict: Verdict) -> list[str]:
     if verdict.fix:
         lines.append(f"  fix: {verdict.fix}")
     for finding in verdict.findings:
-        lines.append(f"  {_finding_line(finding)}")
+        lines.append(f"  {finding_line(finding)}")
         if finding.fix:
             lines.append(f"      fix: {finding.fix}")
     lines.append(f"  runs read from {verdict.source}")
@@ -467,7 +468,7 @@ def render_markdown(verdict: Verdict) -> str:
     if verdict.fix:
         out += [f"Fix: `{verdict.fix}`", ""]
     if verdict.findings:
-        out += [f"- {_md(_finding_line(f))}" for f in verdict.findings] + [""]
+        out += [f"- {_md(finding_line(f))}" for f in verdict.findings] + [""]
     out.append(f"_Runs read from {verdict.source}._")
     return "\n".join(out) + "\n"
 
@@ -489,11 +490,6 @@ def _md_run(run: Run | None) -> str:
 
 def _md(text: str) -> str:
     return text.replace("|", "\\|")
-
-
-def _finding_line(finding: Finding) -> str:
-    word = {"block": "blocked", "warn": "warning"}.get(finding.severity, "note")
-    return f"{word} [{finding.check}] {finding.subject}: {finding.message}"
 
 
 def _finding_json(finding: Finding) -> dict[str, str]:

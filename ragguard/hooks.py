@@ -39,6 +39,7 @@ from ragguard.gitrepo import HEADS, REMOTES, TAGS, CommitInfo, Repo
 from ragguard.hooktypes import HOOK_TYPES
 from ragguard.render import (
     Painter,
+    plural,
     render_findings,
     skip_hint,
     skipped_line,
@@ -92,9 +93,7 @@ class Hook:
         stage = stage or self.stage
         table = [c for c, _ in self.policy.checks_for(stage)]
         if stage == "pre-push":
-            table += [
-                c for c in PUSH_ALSO if self.policy.severity(c, PUSH_ALSO[c]) != "off"
-            ]
+            table += list(checked_again(self.policy, frozenset()))
         return [c for c in table if c in self.skip.checks or "all" in self.skip.checks]
 
     def runs(self) -> list[Run]:
@@ -357,6 +356,8 @@ def _replayed(repo: Repo, message: str, comment_char: str) -> bool:
     skip logged, when it was first made, and a pick must not stop on it."""
     from ragguard.checks.commit_msg import message_text, subject
 
+    if not repo.in_progress("CHERRY_PICK_HEAD"):
+        return False
     picked = repo.git("log", "-1", "--format=%B", "CHERRY_PICK_HEAD", "--", check=False)
     if picked.returncode != 0:
         return False
@@ -390,6 +391,12 @@ class PushedRef:
     local_oid: str
     remote_ref: str
     remote_oid: str
+
+    @property
+    def remote_had(self) -> str | None:
+        """The remote's id of the ref before the push; ``None`` for a new ref
+        (git sends the zero id, of 40 or 64 digits)."""
+        return None if set(self.remote_oid) == {"0"} else self.remote_oid
 
 
 def parse_push_lines(text: str) -> list[PushedRef]:
@@ -465,7 +472,7 @@ def _ref_findings(
     commits = judged_commits(
         hook.repo,
         local_oid=ref.local_oid,
-        remote_oid=None if set(ref.remote_oid) == {"0"} else ref.remote_oid,
+        remote_oid=ref.remote_had,
         remote=remote,
         branch=ctx.branch,
         policy=hook.policy,
@@ -504,7 +511,7 @@ def _push_context(
     is_tag = ref.remote_ref.startswith(TAGS)
     on_branch = ref.remote_ref.startswith(HEADS)
     branch = ref.remote_ref[len(HEADS) :] if on_branch else None
-    remote_oid = None if set(ref.remote_oid) == {"0"} else ref.remote_oid
+    remote_oid = ref.remote_had
     ctx = Context(
         stage=hook.stage,
         policy=policy,
@@ -716,9 +723,8 @@ def _run_data_findings(policy: Policy, info: CommitInfo, tip: str) -> list[Findi
     # (the files stay in the working tree), or, below HEAD, let it be empty.
     total = sum(counts.values())
     only_data = total == len(info.paths)
-    files = "1 file" if total == 1 else f"{total} files"
     message = (
-        f"W&B run data was committed in {info.oid[:10]} ({files}); "
+        f"W&B run data was committed in {info.oid[:10]} ({plural(total, 'file')}); "
         "runs belong in W&B, not in git history"
     )
     untrack = f"git rm -r -q --cached -- {' '.join(map(quote, counts))} && "

@@ -11,7 +11,7 @@ from ragguard.checks import Finding, worst
 
 _RESET = "\033[0m"
 _COLOURS = {"block": "\033[31m", "warn": "\033[33m", "ok": "\033[32m", "dim": "\033[2m"}
-_LABEL = {"block": "blocked", "warn": "warning", "info": "note"}
+LABELS = {"block": "blocked", "warn": "warning", "info": "note"}
 
 # The command a user reruns after setting RAGGUARD_SKIP, per stage.
 RERUN = {
@@ -54,15 +54,20 @@ def render_findings(
     if not findings:
         return [f"{title}: {paint('ok', 'ok')}"]
     lines = [f"{title}: {_tally(findings)}"]
-    width = max(len(_LABEL[f.severity]) for f in findings)
+    width = max(len(LABELS[f.severity]) for f in findings)
     for finding in findings:
-        label = paint(_LABEL[finding.severity].ljust(width), finding.severity)
-        lines.append(
-            f"  {label} [{finding.check}] {finding.subject}: {finding.message}"
-        )
+        label = paint(LABELS[finding.severity].ljust(width), finding.severity)
+        lines.append(f"  {finding_line(finding, label)}")
         if finding.fix:
             lines.append(" " * (width + 3) + paint("fix: ", "dim") + finding.fix)
     return lines + _fix_all(findings, paint)
+
+
+def finding_line(finding: Finding, label: str | None = None) -> str:
+    """``blocked [check] subject: message``: one finding on one line, under
+    ``label`` (padded or painted) when given."""
+    word = LABELS[finding.severity] if label is None else label
+    return f"{word} [{finding.check}] {finding.subject}: {finding.message}"
 
 
 def _fix_all(findings: Sequence[Finding], paint: Painter) -> list[str]:
@@ -84,16 +89,17 @@ def _tally(findings: Sequence[Finding]) -> str:
     warns = sum(f.severity == "warn" for f in findings)
     parts = []
     if blocks:
-        parts.append(f"blocked by {_n(blocks, 'problem')}")
+        parts.append(f"blocked by {plural(blocks, 'problem')}")
     if warns:
-        parts.append(_n(warns, "warning"))
+        parts.append(plural(warns, "warning"))
     notes = len(findings) - blocks - warns
     if notes:
-        parts.append(_n(notes, "note"))
+        parts.append(plural(notes, "note"))
     return ", ".join(parts)
 
 
-def _n(count: int, noun: str) -> str:
+def plural(count: int, noun: str) -> str:
+    """``1 file``, ``2 files``."""
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from ragguard.checks import Context, DocState, Finding, LeftFacts, run_checks
 from ragguard.config import Policy, load_policy
 from ragguard.gitrepo import HEADS, REMOTES, Repo
+from ragguard.render import LABELS, finding_line
 from ragguard.runs.index import Search
 from ragguard.runs.model import STATES, SYNCS, Run
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from ragguard.validate import Validation
 
 _SHOWN_FINDINGS = 6
-_LABEL = {"block": "blocked", "warn": "warning", "info": "note"}
 _RANK = {"block": 0, "warn": 1, "info": 2}
 
 
@@ -429,10 +429,8 @@ def _finding_lines(findings: Sequence[Finding]) -> list[str]:
         return []
     lines = []
     for finding in findings[:_SHOWN_FINDINGS]:
-        label = _LABEL[finding.severity]
-        lines.append(
-            f"  {label:<8} [{finding.check}] {finding.subject}: {finding.message}"
-        )
+        label = LABELS[finding.severity].ljust(8)
+        lines.append(f"  {finding_line(finding, label)}")
     more = len(findings) - _SHOWN_FINDINGS
     if more > 0:
         lines.append(f"  ... and {more} more: ragguard check --stage pre-push")
