@@ -446,7 +446,9 @@ def _pre_push(hook: Hook, argv: list[str], stdin: str) -> int:
     findings: list[Finding] = []
     checked = [ref for ref in refs if _wanted(hook, ref)]
     if not checked:
-        return int(Exit.OK)  # a deletion (or nothing): nothing arrives to check
+        # Deletions, tags without push.check_tags, refs outside refs/heads/:
+        # nothing a branch check applies to arrives.
+        return int(Exit.OK)
     for ref in checked:
         found = _ref_findings(hook, ref, remote, remote_name)
         if len(checked) > 1:
@@ -1117,7 +1119,7 @@ def main(argv: Sequence[str]) -> int:
         if log.isEnabledFor(logging.DEBUG):
             raise
         sys.stderr.write(
-            "ragguard: unexpected error; rerun with `ragguard --debug hook ...` "
-            "for the traceback\n"
+            "ragguard: unexpected error; for the traceback, run the git command "
+            "again with RAGGUARD_DEBUG=1\n"
         )
         return int(Exit.CRASH)

@@ -388,8 +388,10 @@ def writers_dead(segment: Segment) -> bool:
 
     Those are the user process (``logs/debug.log``) and, when its log names
     it, the wandb-core service. Known only on the machine the run records as
-    its host, with a /proc to look in; anything else (no pid, no host, another
-    machine, another OS, a process we may not see) is "not known".
+    its host (or, for a log with no run record yet, on a machine that can read
+    its wandb-core log), with a /proc to look in; anything else (no pid, no
+    host, another machine, another OS, a process we may not see) is "not
+    known".
     """
     if segment.pid is None:
         return False
