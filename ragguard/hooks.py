@@ -483,7 +483,8 @@ def _ref_findings(
         hook.repo, hook.policy, commits, hook.skip.checks, tip=ref.local_oid
     )
     local = ref.local_ref.removeprefix(HEADS)
-    if ref.local_ref.startswith(HEADS) and local != hook.repo.current_branch():
+    on_branch = ref.local_ref.startswith(HEADS)
+    if again and on_branch and local != hook.repo.current_branch():
         # The fixes rewrite the pushed branch, which is not the one checked out.
         again = [replace(f, fix=f"git switch {quote(local)} && {f.fix}") for f in again]
     return found + again
