@@ -393,6 +393,11 @@ class PushedRef:
     remote_oid: str
 
     @property
+    def deletes(self) -> bool:
+        """A push that deletes the remote ref (git sends a zero local id)."""
+        return set(self.local_oid) == {"0"}
+
+    @property
     def remote_had(self) -> str | None:
         """The remote's id of the ref before the push; ``None`` for a new ref
         (git sends the zero id, of 40 or 64 digits)."""
@@ -498,8 +503,8 @@ def _short(ref: str) -> str:
 
 
 def _wanted(hook: Hook, ref: PushedRef) -> bool:
-    if set(ref.local_oid) == {"0"}:
-        return False  # a deletion: nothing arrives on the remote
+    if ref.deletes:
+        return False  # nothing arrives on the remote
     if ref.remote_ref.startswith(TAGS):
         return hook.policy.push.check_tags
     return ref.remote_ref.startswith(HEADS)
@@ -711,31 +716,27 @@ def _message_findings(
 
 
 def _run_data_findings(policy: Policy, info: CommitInfo, tip: str) -> list[Finding]:
-    from ragguard.checks.staged_runs import run_data_root
+    from ragguard.checks.staged_runs import run_data_by_root
 
     roots = [d.strip("/").removeprefix("./") for d in policy.wandb.dirs]
-    counts: dict[str, int] = {}
-    for path in info.paths:
-        root = run_data_root(path, roots)
-        if root is not None:
-            counts[root] = counts.get(root, 0) + 1
-    if not counts:
+    grouped = run_data_by_root(info.paths, roots)
+    if not grouped:
         return []
     # One finding for the commit, whatever its roots: its fix rewrites it once.
     # A commit of nothing but run data cannot be amended without it: undo it
     # (the files stay in the working tree), or, below HEAD, let it be empty.
-    total = sum(counts.values())
+    total = sum(map(len, grouped.values()))
     only_data = total == len(info.paths)
     message = (
         f"W&B run data was committed in {info.oid[:10]} ({plural(total, 'file')}); "
         "runs belong in W&B, not in git history"
     )
-    untrack = f"git rm -r -q --cached -- {' '.join(map(quote, counts))} && "
+    untrack = f"git rm -r -q --cached -- {' '.join(map(quote, grouped))} && "
     untrack += "git commit --amend --no-edit" + (" --allow-empty" * only_data)
     fix = _rewrite(info, tip, "edit", then=untrack)
     if only_data and info.oid == tip and info.parents:
         fix = "git reset -q HEAD~1"
-    return [Finding("staged-runs", "block", ", ".join(counts), message, fix)]
+    return [Finding("staged-runs", "block", ", ".join(grouped), message, fix)]
 
 
 def _rewrite(info: CommitInfo, tip: str, action: str, then: str = "") -> str:

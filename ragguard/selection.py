@@ -10,19 +10,23 @@ of the branch's own commits into a set, whatever the number of runs.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from pathlib import Path
 
 from ragguard.config import Policy
 from ragguard.gitrepo import HEADS, REMOTES, Repo
 from ragguard.runs.model import Run
 
 
-def local_runs(repo: Repo, policy: Policy) -> list[Run]:
-    """Every local run of the repository, through the run index's cache under
-    the git common dir (the cache every hook and command shares)."""
+def local_runs(
+    repo: Repo, policy: Policy, roots: Sequence[Path] | None = None
+) -> list[Run]:
+    """Every local run of the repository (under ``roots`` when the caller
+    has found them already), through the run index's cache under the git
+    common dir (the cache every hook and command shares)."""
     from ragguard.runs.index import default_roots, load_runs
 
     return load_runs(
-        default_roots(repo.root, policy.wandb.dirs),
+        default_roots(repo.root, policy.wandb.dirs) if roots is None else roots,
         cache_dir=repo.common_dir / "ragguard",
         stale_after=policy.wandb.stale_after,
     )

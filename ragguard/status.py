@@ -79,9 +79,11 @@ def _on_branch(
 ) -> Status:
     from ragguard.docs import doc_is_filled
     from ragguard.hooks import doc_state, left_facts
+    from ragguard.runs.index import search
     from ragguard.selection import local_runs, runs_of_branch
 
-    everything = local_runs(repo, policy)
+    found = search(repo.root, policy.wandb.dirs)
+    everything = local_runs(repo, policy, found.roots)
     runs = tuple(runs_of_branch(repo, branch, everything, policy))
     doc = filled = None
     if branch != default:
@@ -98,9 +100,6 @@ def _on_branch(
         doc=doc,
         left=left,
     )
-    from ragguard.runs.index import search
-
-    found = search(repo.root, policy.wandb.dirs)
     ctx = _with_lost_commits(repo, policy, ctx, everything)
     extra = _unignored_roots(repo, policy, found) + _without_commit(ctx, everything)
     findings = _findings(ctx, extra)
@@ -229,15 +228,14 @@ def _unignored_roots(repo: Repo, policy: Policy, found: Search) -> list[Finding]
 
 
 def _unignored(rel: str) -> Finding:
-    import shlex
+    from ragguard.checks.staged_runs import ignore_fix
 
-    line = shlex.quote(f"/{rel}/")
     return Finding(
         "staged-runs",
         "warn",
         f"{rel}/",
         "is not in .gitignore: `git add .` would commit its run folders",
-        f"printf '\\n%s\\n' {line} >> .gitignore",
+        ignore_fix(f"/{rel}/"),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from ragguard.checks import Context, Finding, quote
 
@@ -17,18 +18,22 @@ _WANDB_CONTENT = re.compile(
 
 
 def check(ctx: Context) -> list[Finding]:
-    roots = _roots_inside(ctx)
-    culprits: dict[str, int] = {}
-    unignored: set[str] = set()
-    for path in ctx.staged:
-        culprit = run_data_root(path, roots)
-        if culprit is not None:
-            culprits[culprit] = culprits.get(culprit, 0) + 1
-            if path not in ctx.ignored:
-                unignored.add(culprit)
+    grouped = run_data_by_root(ctx.staged, _roots_inside(ctx))
     return [
-        _finding(path, count, path in unignored) for path, count in culprits.items()
+        _finding(root, len(paths), not set(paths) <= ctx.ignored)
+        for root, paths in grouped.items()
     ]
+
+
+def run_data_by_root(paths: Iterable[str], roots: list[str]) -> dict[str, list[str]]:
+    """The run-data ``paths``, by the folder (or file) that holds them (see
+    :func:`run_data_root`), in the order they come."""
+    grouped: dict[str, list[str]] = {}
+    for path in paths:
+        root = run_data_root(path, roots)
+        if root is not None:
+            grouped.setdefault(root, []).append(path)
+    return grouped
 
 
 def run_data_paths(ctx: Context) -> list[str]:
@@ -65,13 +70,18 @@ def run_data_root(path: str, roots: list[str]) -> str | None:
     return None
 
 
+def ignore_fix(entry: str) -> str:
+    """The command that appends ``entry`` to ``.gitignore`` (printf's leading
+    newline keeps a file without a final one whole)."""
+    return f"printf '\\n%s\\n' {quote(entry)} >> .gitignore"
+
+
 def _finding(path: str, count: int, ignore_it: bool = True) -> Finding:
     files = "1 file" if count == 1 else f"{count} files"
     is_file = path.endswith(".wandb") or ".wandb." in path.rsplit("/", 1)[-1]
     ignore = path if is_file else path + "/"
     fix = f"git rm -r -q --cached -- {quote(path)}"
     if ignore_it:  # not when .gitignore covers it already (git add -f)
-        # printf's leading newline keeps a .gitignore without one whole.
-        fix += f" && printf '\\n%s\\n' {quote('/' + ignore)} >> .gitignore"
+        fix += " && " + ignore_fix("/" + ignore)
     message = f"W&B run data is staged ({files}); runs belong in W&B, not in git"
     return Finding(CHECK, "block", path, message, fix)
