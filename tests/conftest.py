@@ -178,6 +178,12 @@ def rag_template(tmp_path_factory: pytest.TempPathFactory) -> object:
 
 
 @pytest.fixture(params=["direct", "pre-commit"])
+def install_path(request: pytest.FixtureRequest) -> str:
+    """How ragguard is set up: ``ragguard install`` or ``pre-commit install``."""
+    return str(request.param)
+
+
+@pytest.fixture(params=["direct", "pre-commit"])
 def clone(
     request: pytest.FixtureRequest, rag_template: object, tmp_path: Path
 ) -> object:

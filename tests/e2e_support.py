@@ -56,6 +56,29 @@ def run(
     )
 
 
+def git(cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> Output:
+    """Run real git in ``cwd``, never raising: its code and all it printed."""
+    return Output.of(run(cwd, "git", *args, env=env))
+
+
+def fresh_repo(
+    request: pytest.FixtureRequest,
+    base: Path,
+    install_path: str,
+    *,
+    object_format: str = "sha1",
+) -> tuple[Path, Path]:
+    """An empty repository (unborn HEAD) with ragguard set up through
+    ``install_path``, and a bare remote of the same object format."""
+    work, origin = base / "work", base / "origin.git"
+    fmt = f"--object-format={object_format}"
+    for args in ((str(work),), ("--bare", str(origin))):
+        made = git(base, "init", "-q", fmt, *args)
+        assert made.code == 0, made.text
+    set_up_ragguard(request, work, install_path)
+    return work, origin
+
+
 def copy_checkout(dest: Path) -> Path:
     """Copy this checkout's working tree, as it is now, to ``dest``."""
     shutil.copytree(CHECKOUT, dest, symlinks=True, ignore=_not_copied)

@@ -13,40 +13,15 @@ from pathlib import Path
 import pytest
 
 from e2e_support import (
-    Output,
     Template,
     changed,
+    fresh_repo,
+    git,
     run,
-    set_up_ragguard,
     snapshot,
 )
 
 DOC = "# {branch}\n\n## Hypothesis\n\nSmaller chunks help short FAQ answers.\n"
-
-
-def git(cwd: Path, *args: str) -> Output:
-    return Output.of(run(cwd, "git", *args))
-
-
-@pytest.fixture(params=["direct", "pre-commit"])
-def install_path(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def fresh(
-    request: pytest.FixtureRequest,
-    base: Path,
-    install_path: str,
-    *,
-    object_format: str = "sha1",
-) -> tuple[Path, Path]:
-    """An empty repository (unborn HEAD) with ragguard set up, and a bare remote."""
-    work, origin = base / "work", base / "origin.git"
-    fmt = f"--object-format={object_format}"
-    assert git(base, "init", "-q", fmt, str(work)).code == 0
-    assert git(base, "init", "-q", "--bare", fmt, str(origin)).code == 0
-    set_up_ragguard(request, work, install_path)
-    return work, origin
 
 
 def _copy_run(template: Template, work: Path) -> Path:
@@ -71,7 +46,7 @@ def test_the_first_commit_is_checked_too(
     install_path: str,
     rag_template: Template,
 ) -> None:
-    work, _ = fresh(request, tmp_path, install_path)
+    work, _ = fresh_repo(request, tmp_path, install_path)
     _copy_run(rag_template, work)
     git(work, "add", "-A")
     git(work, "add", "-f", "wandb")
@@ -97,7 +72,7 @@ def snapshot_unborn(work: Path) -> tuple[str, str]:
 def test_sha256_repository_push_checks_new_branches(
     request: pytest.FixtureRequest, tmp_path: Path, install_path: str
 ) -> None:
-    work, origin = fresh(request, tmp_path, install_path, object_format="sha256")
+    work, origin = fresh_repo(request, tmp_path, install_path, object_format="sha256")
     git(work, "add", "-A")  # what ragguard init wrote
     assert git(work, "commit", "-q", "-m", "Set up ragguard for the team").code == 0
     git(work, "remote", "add", "origin", str(origin))
@@ -123,7 +98,7 @@ def test_sha256_repository_push_checks_new_branches(
 def test_a_repository_without_a_remote_and_a_detached_head(
     request: pytest.FixtureRequest, tmp_path: Path, install_path: str
 ) -> None:
-    work, _ = fresh(request, tmp_path, install_path)
+    work, _ = fresh_repo(request, tmp_path, install_path)
     git(work, "add", "-A")  # what ragguard init wrote
     assert git(work, "commit", "-q", "-m", "Set up ragguard for the team").code == 0
     git(work, "switch", "-q", "-c", "exp/chunks")

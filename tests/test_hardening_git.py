@@ -20,16 +20,14 @@ from e2e_support import (
     Output,
     commit_setup,
     document,
+    fresh_repo,
+    git,
     mark_synced,
     run,
     set_up_ragguard,
 )
 
 GOAL = "# {branch}\n\n## Goal\n\nLearn whether BM25 retrieves better passages.\n"
-
-
-def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Output:
-    return Output.of(run(cwd, "git", *args, env=env))
 
 
 def ok(done: Output) -> Output:
@@ -90,20 +88,12 @@ def teammate_sets_up_main(clone: Clone, tmp_path: Path) -> None:
     ok(git(clone.work, "fetch", "-q", "origin"))
 
 
-@pytest.fixture(params=["direct", "pre-commit"])
-def install_path(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 def fresh(
     request: pytest.FixtureRequest, base: Path, install_path: str, fmt: str
 ) -> Path:
     """An empty repository with ragguard set up, its setup committed and
     pushed to a bare remote of the same object format."""
-    work, origin = base / "work", base / "origin.git"
-    ok(git(base, "init", "-q", f"--object-format={fmt}", str(work)))
-    ok(git(base, "init", "-q", "--bare", f"--object-format={fmt}", str(origin)))
-    set_up_ragguard(request, work, install_path)
+    work, origin = fresh_repo(request, base, install_path, object_format=fmt)
     ok(git(work, "add", "-A"))
     ok(git(work, "commit", "-q", "-m", "Set up ragguard for the team"))
     ok(git(work, "remote", "add", "origin", str(origin)))
