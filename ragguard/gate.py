@@ -344,6 +344,7 @@ def gate_command(
     if head in ("HEAD", "@"):
         head = None  # the default, spelled out: the branch checked out, if any
     head_ref = head or repo.head_ref or "HEAD"
+    head_tip = resolve_commit(repo, head_ref)
     runs = local_runs(repo, policy)
     name = branch_name(repo, head_ref)
     filled = None  # a protected branch (main after a merge) has no branch doc
@@ -351,7 +352,7 @@ def gate_command(
     detached = not names_a_branch(repo, head_ref)
     documented = not detached and not policy.branches.is_protected(name)
     if documented and name != repo.default_branch(policy):
-        filled = head_doc_filled(repo, policy, name, resolve_commit(repo, head_ref))
+        filled = head_doc_filled(repo, policy, name, head_tip)
     source = "local run folders" if runs else "local run folders (none found)"
     if not runs and policy.wandb.remote:  # remote checks (ragguard/remote.py)
         from ragguard.remote import runs_for_gate
@@ -372,7 +373,7 @@ def gate_command(
     )
     if not runs and not verdict.passed and not policy.wandb.remote:
         verdict = replace(verdict, fix=_NO_RUNS_HERE)
-    verdict = _with_commit_findings(repo, policy, verdict, head_ref, target)
+    verdict = _with_commit_findings(repo, policy, verdict, head_tip, target)
     _write_markdown(verdict, markdown, env.get("GITHUB_STEP_SUMMARY"))
     text = (
         json.dumps(verdict.to_json(), indent=2)
@@ -383,12 +384,12 @@ def gate_command(
 
 
 def _with_commit_findings(
-    repo: Any, policy: Policy, verdict: Verdict, head_ref: str, target: str
+    repo: Any, policy: Policy, verdict: Verdict, tip: str, target: str
 ) -> Verdict:
-    """The verdict, blocked also by what the head's own commits carry."""
+    """The verdict, blocked also by what the head's own commits (from ``tip``,
+    not on ``target``) carry."""
     from ragguard.hooks import commit_findings
 
-    tip = resolve_commit(repo, head_ref)
     commits = repo.rev_list([tip], [resolve_commit(repo, target)])
     found = tuple(commit_findings(repo, policy, commits, frozenset(), tip=tip))
     blocks = sum(f.severity == "block" for f in found)
