@@ -546,6 +546,11 @@ def is_full_oid(text: str) -> bool:
     return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
 
 
+def is_zero_oid(text: str) -> bool:
+    """git's null id, of 40 or 64 zeros: a ref that does not exist (yet)."""
+    return bool(text) and set(text) == {"0"}
+
+
 def _run(
     args: Sequence[str],
     *,

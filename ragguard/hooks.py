@@ -35,7 +35,7 @@ from ragguard.checks import (
 )
 from ragguard.config import Policy, load_policy
 from ragguard.errors import BadInputError, Exit
-from ragguard.gitrepo import HEADS, REMOTES, TAGS, CommitInfo, Repo
+from ragguard.gitrepo import HEADS, REMOTES, TAGS, CommitInfo, Repo, is_zero_oid
 from ragguard.hooktypes import HOOK_TYPES
 from ragguard.render import (
     Painter,
@@ -395,13 +395,13 @@ class PushedRef:
     @property
     def deletes(self) -> bool:
         """A push that deletes the remote ref (git sends a zero local id)."""
-        return set(self.local_oid) == {"0"}
+        return is_zero_oid(self.local_oid)
 
     @property
     def remote_had(self) -> str | None:
         """The remote's id of the ref before the push; ``None`` for a new ref
         (git sends the zero id, of 40 or 64 digits)."""
-        return None if set(self.remote_oid) == {"0"} else self.remote_oid
+        return None if is_zero_oid(self.remote_oid) else self.remote_oid
 
 
 def parse_push_lines(text: str) -> list[PushedRef]:
@@ -765,7 +765,7 @@ def _report_checkout(hook: Hook, argv: list[str]) -> None:
         ]
     old, new, flag = argv[:3]
     repo = hook.repo
-    if flag != "1" or not old or set(old) == {"0"}:
+    if flag != "1" or not old or is_zero_oid(old):
         return  # a file checkout, a clone or `git worktree add`
     if repo.operation_in_progress() or not _is_a_switch(repo):
         return
