@@ -128,6 +128,7 @@ class Repo:
         self._operation_paths: list[Path] | None = None
         self._head_log: Path | None = None  # HEAD's reflog, with the files backend
         self._rev_lists: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
+        self._commits_present: set[str] = set()  # a commit, once found, stays
 
     def __repr__(self) -> str:
         return f"Repo({str(self.root)!r})"
@@ -457,21 +458,22 @@ class Repo:
         return result.stdout if result.returncode == 0 else None
 
     def existing_commits(self, oids: Iterable[str]) -> set[str]:
-        """The ids in ``oids`` that name commits present in this repository."""
-        wanted = sorted({oid for oid in oids if is_full_oid(oid)})
-        if not wanted:
-            return set()
-        out = self.git(
-            "cat-file",
-            "--batch-check=%(objectname) %(objecttype)",
-            input="\n".join(wanted) + "\n",
-        ).stdout
-        found = set()
-        for line in out.splitlines():
-            parts = line.split()
-            if len(parts) == 2 and parts[1] == "commit":
-                found.add(parts[0])
-        return found
+        """The ids in ``oids`` that name commits present in this repository.
+        Those found are kept (a push asks about the remote's old id for its
+        runs, its commits and the merge gate); those missing are asked again."""
+        asked = {oid for oid in oids if is_full_oid(oid)}
+        wanted = sorted(asked - self._commits_present)
+        if wanted:
+            out = self.git(
+                "cat-file",
+                "--batch-check=%(objectname) %(objecttype)",
+                input="\n".join(wanted) + "\n",
+            ).stdout
+            for line in out.splitlines():
+                parts = line.split()
+                if len(parts) == 2 and parts[1] == "commit":
+                    self._commits_present.add(parts[0])
+        return asked & self._commits_present
 
     def parents(self, oids: Iterable[str]) -> dict[str, tuple[str, ...]]:
         """Each commit's parents, for commits known to exist (one git call)."""
